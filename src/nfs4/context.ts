@@ -1,0 +1,79 @@
+import type { Logger } from 'pino';
+import type { XdrWriter } from '../xdr/writer.js';
+import type { Identity, Stat, Store } from '../store/types.js';
+import type { StateManager, Session, Slot } from '../state/types.js';
+import type { FhCodec } from './fh.js';
+
+/** Server-wide configuration the ops read. */
+export interface ServerConfig {
+  leaseSeconds: number;
+  fileSystemId: string;
+  /** Changes on every server start: WRITE/COMMIT verifier, so clients resend unstable data after a restart. */
+  writeVerifier: Buffer;
+  /** Server owner/scope for EXCHANGE_ID. */
+  serverOwner: string;
+  serverScope: string;
+}
+
+/** Everything a COMPOUND can reach: built once at start. */
+export interface ServerCtx {
+  store: Store;
+  state: StateManager;
+  fh: FhCodec;
+  config: ServerConfig;
+  log: Logger;
+}
+
+/** Per-connection facts (identity of the peer; later: TLS and IAM grant). */
+export interface ConnInfo {
+  id: number;
+  remoteAddress: string;
+  remotePort: number;
+  log: Logger;
+}
+
+/** The RPC credential of one request. */
+export interface RpcCred {
+  flavor: number; // AUTH_NONE or AUTH_SYS
+  uid: number;
+  gid: number;
+  gids: number[];
+  machinename: string;
+}
+
+/** A resolved current or saved filehandle. */
+export interface FileRef {
+  ino: number;
+  gen: number;
+  /** The wire handle, for GETFH and for state keyed by handle. */
+  fh: Buffer;
+  /** Attributes as of resolution (PUTFH/LOOKUP); refresh with store.getattr when an op needs fresh values. */
+  stat: Stat;
+}
+
+export interface StateidRef {
+  seqid: number;
+  other: Buffer;
+}
+
+/** Per-COMPOUND context: created for each request and thrown away after. */
+export interface CompoundCtx {
+  server: ServerCtx;
+  conn: ConnInfo;
+  minorVersion: number;
+  cred: RpcCred;
+  /** Effective identity for permission checks (after squash/override). */
+  identity: Identity;
+  cfh: FileRef | undefined;
+  sfh: FileRef | undefined;
+  /** NFSv4.1 "current stateid" (RFC 8881 16.2.3.1.2). */
+  currentStateid: StateidRef | undefined;
+  savedStateid: StateidRef | undefined;
+  /** Set by SEQUENCE (4.1). */
+  session: Session | undefined;
+  slot: Slot | undefined;
+  /** The reply being built; ops with the SELF_ENCODES flag write their result here directly. */
+  reply: XdrWriter;
+  /** Remaining reply budget in bytes (session ca_maxresponsesize minus what is written). */
+  replyBudget: number;
+}

@@ -1,0 +1,28 @@
+import type { XdrReader } from '../xdr/reader.js';
+import type { XdrWriter } from '../xdr/writer.js';
+import type { CompoundCtx } from './context.js';
+
+/** Declared needs of an op; the dispatcher enforces them before calling run(). */
+export const NEEDS_CFH = 1 << 0;
+export const NEEDS_SFH = 1 << 1;
+/** Changes the file system (needs the write capability; refused on a read-only mount). */
+export const MUTATES = 1 << 2;
+/** 4.1: may (and must) be the only op of a compound without SEQUENCE. */
+export const SOLO_WITHOUT_SEQUENCE = 1 << 3;
+/** NFSv4.0 only: 4.1 answers NFS4ERR_NOTSUPP. */
+export const V40_ONLY = 1 << 4;
+/** NFSv4.1 only: 4.0 answers NFS4ERR_OP_ILLEGAL. */
+export const V41_ONLY = 1 << 5;
+/** The op writes its own OK result into ctx.reply (zero-copy READ). The status word is already written. */
+export const SELF_ENCODES = 1 << 6;
+
+export interface OpSpec<A = any, R = any> {
+  op: number;
+  name: string;
+  flags: number;
+  decode(r: XdrReader): A;
+  /** Op semantics only; throws NfsError for non-OK results. */
+  run(ctx: CompoundCtx, args: A): R | Promise<R>;
+  /** Encodes the resok part (after the status word). Omitted for ops whose OK result is void. */
+  encode?(w: XdrWriter, res: R): void;
+}
