@@ -74,6 +74,13 @@ export interface CompoundCtx {
   slot: Slot | undefined;
   /** The reply being built; ops with the SELF_ENCODES flag write their result here directly. */
   reply: XdrWriter;
-  /** Remaining reply budget in bytes (session ca_maxresponsesize minus what is written). */
+  /** Size limit of the whole COMPOUND4res in bytes (session ca_maxresponsesize, or the cached limit). */
   replyBudget: number;
+  /** Writer offset where COMPOUND4res starts. */
+  replyStart: number;
+}
+
+/** Bytes an op may still add to the reply before it exceeds the budget. */
+export function replyRoom(ctx: CompoundCtx): number {
+  return ctx.replyBudget - (ctx.reply.length - ctx.replyStart);
 }

@@ -1,0 +1,273 @@
+import { createHash } from 'node:crypto';
+import { XdrReader } from '../xdr/reader.js';
+import { XdrWriter } from '../xdr/writer.js';
+import { XdrError } from '../xdr/errors.js';
+import * as N from '../xdr/gen/nfs4.js';
+import {
+  ACCEPT_PROC_UNAVAIL,
+  ACCEPT_PROG_UNAVAIL,
+  ACCEPT_SUCCESS,
+  AUTH_BADCRED,
+  AUTH_NONE,
+  AUTH_SYS,
+  RPC_VERSION,
+  beginAcceptedReply,
+  finishRecord,
+  writeAuthError,
+  writeProgMismatch,
+  writeRpcMismatch,
+  type CallHeader,
+} from '../rpc/message.js';
+import type { CallHandler, RpcConnection } from '../rpc/connection.js';
+import type { CompoundCtx, RpcCred, ServerCtx } from './context.js';
+import {
+  NEEDS_CFH,
+  NEEDS_SFH,
+  SELF_ENCODES,
+  SOLO_WITHOUT_SEQUENCE,
+  V40_ONLY,
+  V41_ONLY,
+  type OpSpec,
+} from './optable-types.js';
+import { NfsError, toNfsError } from './status.js';
+import type { Session, Slot } from '../state/types.js';
+
+export const NFS_PROGRAM = 100003;
+export const NFS_V4 = 4;
+const PROC_NULL = 0;
+const PROC_COMPOUND = 1;
+
+/** Compounds of 4.0 (no session to bound them) may hold at most this many ops. */
+export const MAX_OPS_V40 = 128;
+/** Reply budget for 4.0 compounds (no session to say otherwise). */
+const V40_REPLY_BUDGET = 2 * 1024 * 1024;
+/** The tag is echoed back; bound it. */
+const MAX_TAG = 1024;
+/** Bytes of the compound arguments hashed to tell a retransmission from a different request on the same slot and seqid. */
+const FINGERPRINT_BYTES = 512;
+
+const NOBODY = 65534;
+const EMPTY = Buffer.alloc(0);
+
+/** The NFS program: routes RPC calls and runs COMPOUNDs against the op table. */
+export class Nfs4Program implements CallHandler {
+  private readonly ops: (OpSpec | undefined)[] = [];
+
+  constructor(
+    private readonly server: ServerCtx,
+    specs: OpSpec[],
+  ) {
+    for (const s of specs) {
+      if (this.ops[s.op]) throw new Error(`op ${s.name} registered twice`);
+      this.ops[s.op] = s;
+    }
+  }
+
+  async handleCall(call: CallHeader, record: Buffer, conn: RpcConnection): Promise<Buffer | undefined> {
+    const w = new XdrWriter(8192);
+    if (call.rpcvers !== RPC_VERSION) {
+      writeRpcMismatch(w, call.xid);
+      return finishRecord(w);
+    }
+    if (call.prog !== NFS_PROGRAM) {
+      // includes efs-utils' efs-proxy bind program 400123: the proxy falls back to plain NFS on this answer
+      beginAcceptedReply(w, call.xid, ACCEPT_PROG_UNAVAIL);
+      return finishRecord(w);
+    }
+    if (call.vers !== NFS_V4) {
+      writeProgMismatch(w, call.xid, NFS_V4, NFS_V4);
+      return finishRecord(w);
+    }
+    if (call.credFlavor !== AUTH_SYS && call.credFlavor !== AUTH_NONE) {
+      writeAuthError(w, call.xid, AUTH_BADCRED);
+      return finishRecord(w);
+    }
+    if (call.proc === PROC_NULL) {
+      beginAcceptedReply(w, call.xid, ACCEPT_SUCCESS);
+      return finishRecord(w);
+    }
+    if (call.proc !== PROC_COMPOUND) {
+      beginAcceptedReply(w, call.xid, ACCEPT_PROC_UNAVAIL);
+      return finishRecord(w);
+    }
+    beginAcceptedReply(w, call.xid, ACCEPT_SUCCESS);
+    const resultsAt = w.mark();
+    const cred: RpcCred = call.authsys
+      ? { flavor: AUTH_SYS, uid: call.authsys.uid, gid: call.authsys.gid, gids: call.authsys.gids, machinename: call.authsys.machinename }
+      : { flavor: AUTH_NONE, uid: NOBODY, gid: NOBODY, gids: [], machinename: '' };
+    const r = new XdrReader(record, call.argsAt);
+    const replay = await this.compound(r, w, cred, conn);
+    if (replay) {
+      // a retransmission on a slot: the cached COMPOUND4res goes out under this call's xid
+      w.rollback(resultsAt);
+      w.ensure(replay.length);
+      w.buf.set(replay, w.pos);
+      w.pos += replay.length;
+    }
+    return finishRecord(w);
+  }
+
+  /**
+   * Runs one COMPOUND, writing COMPOUND4res into w. Returns cached reply bytes
+   * instead when SEQUENCE says the request is a retransmission.
+   */
+  private async compound(r: XdrReader, w: XdrWriter, cred: RpcCred, conn: RpcConnection): Promise<Buffer | undefined> {
+    const argsStart = r.pos;
+    // Header errors here are GARBAGE_ARGS (thrown XdrError -> connection)
+    const tag = r.string(MAX_TAG);
+    const minorVersion = r.u32();
+    const numOps = r.length(0xffffffff, 4);
+
+    const resStart = w.mark();
+    const statusAt = w.reserveU32();
+    w.string(tag);
+    const countAt = w.reserveU32();
+    let count = 0;
+    let status: number = N.NFS4_OK;
+
+    const finish = (): undefined => {
+      w.patchU32(statusAt, status);
+      w.patchU32(countAt, count);
+      return undefined;
+    };
+
+    if (minorVersion > 1) {
+      status = N.NFS4ERR_MINOR_VERS_MISMATCH;
+      return finish();
+    }
+    if (minorVersion === 0 && numOps > MAX_OPS_V40) {
+      status = N.NFS4ERR_RESOURCE;
+      return finish();
+    }
+
+    const ctx: CompoundCtx = {
+      server: this.server,
+      conn: { id: conn.id, remoteAddress: conn.remoteAddress, remotePort: conn.remotePort, log: conn.log },
+      minorVersion,
+      cred,
+      identity: { uid: cred.uid, gid: cred.gid, gids: cred.gids },
+      cfh: undefined,
+      sfh: undefined,
+      currentStateid: undefined,
+      savedStateid: undefined,
+      session: undefined,
+      slot: undefined,
+      reply: w,
+      replyBudget: minorVersion === 0 ? V40_REPLY_BUDGET : 0,
+      replyStart: resStart,
+    };
+    let session: Session | undefined;
+    let slot: Slot | undefined;
+    let cacheThis = false;
+
+    for (let i = 0; i < numOps; i++) {
+      let opcode: number;
+      try {
+        opcode = r.u32();
+      } catch {
+        status = N.NFS4ERR_BADXDR;
+        w.u32(N.OP_ILLEGAL);
+        w.u32(status);
+        count++;
+        break;
+      }
+      const spec = this.ops[opcode];
+      w.u32(spec ? opcode : N.OP_ILLEGAL);
+      const statusWordAt = w.reserveU32();
+      count++;
+      try {
+        if (!spec) throw new NfsError(N.NFS4ERR_OP_ILLEGAL, `opcode ${opcode}`);
+        // minor-version gates
+        if (minorVersion === 0 && spec.flags & V41_ONLY) {
+          w.patchU32(statusWordAt - 4, N.OP_ILLEGAL);
+          throw new NfsError(N.NFS4ERR_OP_ILLEGAL, spec.name);
+        }
+        if (minorVersion === 1 && spec.flags & V40_ONLY) throw new NfsError(N.NFS4ERR_NOTSUPP, spec.name);
+
+        // decode the op's arguments (a failure is BADXDR for this op)
+        let args: unknown;
+        try {
+          args = spec.decode(r);
+        } catch (err) {
+          if (err instanceof XdrError) throw new NfsError(N.NFS4ERR_BADXDR, err.message);
+          throw err;
+        }
+
+        // 4.1 position rules (RFC 8881 2.10.6 and 18.46.3)
+        if (minorVersion === 1) {
+          if (opcode === N.OP_SEQUENCE) {
+            if (i !== 0) throw new NfsError(N.NFS4ERR_SEQUENCE_POS);
+            const seqArgs = args as N.SEQUENCE4args;
+            const fingerprint = createHash('sha1')
+              .update(r.buf.subarray(argsStart, Math.min(r.end, argsStart + FINGERPRINT_BYTES)))
+              .update(String(r.end - argsStart))
+              .digest();
+            const outcome = this.server.state.sequence(seqArgs, fingerprint, conn.id);
+            if (outcome.kind === 'replay') return outcome.reply;
+            session = outcome.session;
+            slot = outcome.slot;
+            ctx.session = session;
+            ctx.slot = slot;
+            cacheThis = seqArgs.sa_cachethis;
+            ctx.replyBudget = cacheThis ? Math.min(session.maxResponseSize, session.maxResponseSizeCached) : session.maxResponseSize;
+            w.patchU32(statusWordAt, N.NFS4_OK);
+            N.encode_SEQUENCE4resok(w, outcome.resok as N.SEQUENCE4resok);
+            const limitError =
+              numOps > session.maxOps ? N.NFS4ERR_TOO_MANY_OPS : r.end - argsStart > session.maxRequestSize ? N.NFS4ERR_REQ_TOO_BIG : 0;
+            if (limitError) {
+              // SEQUENCE itself succeeded (the slot is in use); the op after it carries the error
+              status = limitError;
+              w.u32(r.remaining >= 4 ? r.buf.readUInt32BE(r.pos) : N.OP_ILLEGAL);
+              w.u32(status);
+              count++;
+              break;
+            }
+            continue;
+          }
+          if (i === 0) {
+            if (!(spec.flags & SOLO_WITHOUT_SEQUENCE)) throw new NfsError(N.NFS4ERR_OP_NOT_IN_SESSION, spec.name);
+            if (numOps > 1 && opcode !== N.OP_DESTROY_SESSION) throw new NfsError(N.NFS4ERR_NOT_ONLY_OP, spec.name);
+            ctx.replyBudget = V40_REPLY_BUDGET;
+          } else if (spec.flags & SOLO_WITHOUT_SEQUENCE && opcode !== N.OP_DESTROY_SESSION && opcode !== N.OP_BIND_CONN_TO_SESSION) {
+            throw new NfsError(N.NFS4ERR_NOT_ONLY_OP, spec.name);
+          }
+        } else if (opcode === N.OP_SEQUENCE) {
+          throw new NfsError(N.NFS4ERR_OP_ILLEGAL, 'SEQUENCE in 4.0');
+        }
+
+        // declared needs
+        if (spec.flags & NEEDS_CFH && !ctx.cfh) throw new NfsError(N.NFS4ERR_NOFILEHANDLE, spec.name);
+        if (spec.flags & NEEDS_SFH && !ctx.sfh) throw new NfsError(N.NFS4ERR_NOFILEHANDLE, `${spec.name}: no saved filehandle`);
+
+        // run
+        w.patchU32(statusWordAt, N.NFS4_OK);
+        const res = await spec.run(ctx, args);
+        if (!(spec.flags & SELF_ENCODES) && spec.encode) spec.encode(w, res);
+        if (w.length - resStart > ctx.replyBudget) {
+          throw new NfsError(cacheThis ? N.NFS4ERR_REP_TOO_BIG_TO_CACHE : N.NFS4ERR_REP_TOO_BIG, `${w.length - resStart} bytes`);
+        }
+      } catch (err) {
+        const nfsErr = toNfsError(err);
+        w.rollback(statusWordAt + 4);
+        if (!nfsErr) {
+          ctx.conn.log.error({ err, op: spec?.name }, 'op failed with a server fault');
+          status = N.NFS4ERR_SERVERFAULT;
+        } else {
+          status = nfsErr.status;
+          if (status === N.NFS4ERR_SERVERFAULT || status === N.NFS4ERR_IO) ctx.conn.log.error({ op: spec?.name, detail: nfsErr.detail }, 'op failed');
+          else if (ctx.conn.log.isLevelEnabled('debug')) ctx.conn.log.debug({ op: spec?.name, status: nfsErr.name, detail: nfsErr.detail }, 'op error');
+        }
+        w.patchU32(statusWordAt, status);
+        if (nfsErr?.body) nfsErr.body(w);
+        break;
+      }
+    }
+    finish();
+    if (session && slot) {
+      // copy only what is cached: the slab itself may be a 1 MiB READ reply
+      const cached = cacheThis ? Buffer.from(w.buf.subarray(resStart, w.length)) : EMPTY;
+      this.server.state.completeSlot(session, slot, cached, cacheThis);
+    }
+    return undefined;
+  }
+}

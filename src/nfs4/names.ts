@@ -1,0 +1,21 @@
+import * as N from '../xdr/gen/nfs4.js';
+import { NfsError } from './status.js';
+
+/** EFS name limit in bytes. */
+export const MAX_NAME_BYTES = 255;
+/** EFS symlink target limit in bytes. */
+export const MAX_SYMLINK_BYTES = 4080;
+
+/**
+ * Validates one path component from a client (RFC 8881 section 14.2):
+ * empty -> INVAL, "." / ".." / "/" / NUL -> BADNAME, too long -> NAMETOOLONG,
+ * undecodable UTF-8 (the decoder substituted U+FFFD) -> INVAL.
+ */
+export function checkComponent(name: string): string {
+  if (name.length === 0) throw new NfsError(N.NFS4ERR_INVAL, 'empty name');
+  if (name === '.' || name === '..') throw new NfsError(N.NFS4ERR_BADNAME, name);
+  if (name.includes('/') || name.includes('\0')) throw new NfsError(N.NFS4ERR_BADNAME, 'name contains / or NUL');
+  if (Buffer.byteLength(name, 'utf8') > MAX_NAME_BYTES) throw new NfsError(N.NFS4ERR_NAMETOOLONG);
+  if (name.includes('\uFFFD')) throw new NfsError(N.NFS4ERR_INVAL, 'name is not valid UTF-8');
+  return name;
+}

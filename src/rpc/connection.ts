@@ -1,0 +1,152 @@
+import type { Socket } from 'node:net';
+import type { Logger } from 'pino';
+import { RecordReader } from './record.js';
+import { XdrReader } from '../xdr/reader.js';
+import { XdrWriter } from '../xdr/writer.js';
+import { XdrError } from '../xdr/errors.js';
+import {
+  ACCEPT_GARBAGE_ARGS,
+  ACCEPT_SYSTEM_ERR,
+  MSG_CALL,
+  beginAcceptedReply,
+  decodeCall,
+  finishRecord,
+  type CallHeader,
+} from './message.js';
+
+/** What the RPC layer hands a decoded call to. Returns the complete reply record (mark included), or undefined to send nothing. */
+export interface CallHandler {
+  handleCall(call: CallHeader, record: Buffer, conn: RpcConnection): Promise<Buffer | undefined>;
+}
+
+export interface ConnectionLimits {
+  /** Largest record accepted (bigger ones are skipped and answered GARBAGE_ARGS). */
+  maxRecord: number;
+  /** Calls processed at once per connection; reading pauses at this count. */
+  maxInFlight: number;
+  /** Pause reading while this many reply bytes wait in the socket. */
+  maxQueuedReplyBytes: number;
+}
+
+export const DEFAULT_LIMITS: ConnectionLimits = {
+  maxRecord: 2 * 1024 * 1024 + 64 * 1024,
+  maxInFlight: 64,
+  maxQueuedReplyBytes: 8 * 1024 * 1024,
+};
+
+let nextConnId = 1;
+
+/**
+ * One client connection: record reassembly, concurrent calls (replies go out
+ * in completion order, matched by xid), and backpressure that pauses reading
+ * instead of dropping the connection.
+ */
+export class RpcConnection {
+  readonly id = nextConnId++;
+  readonly remoteAddress: string;
+  readonly remotePort: number;
+  readonly log: Logger;
+  private readonly reader: RecordReader;
+  private inFlight = 0;
+  private closed = false;
+  private pausedForLoad = false;
+
+  constructor(
+    readonly socket: Socket,
+    private readonly handler: CallHandler,
+    log: Logger,
+    private readonly limits: ConnectionLimits = DEFAULT_LIMITS,
+  ) {
+    this.remoteAddress = socket.remoteAddress ?? '?';
+    this.remotePort = socket.remotePort ?? 0;
+    this.log = log.child({ conn: this.id, peer: `${this.remoteAddress}:${this.remotePort}` });
+    this.reader = new RecordReader(
+      {
+        onRecord: (rec) => this.onRecord(rec),
+        onOversized: (head, claimed) => this.onOversized(head, claimed),
+      },
+      limits.maxRecord,
+    );
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => this.reader.push(chunk));
+    socket.on('drain', () => this.maybeResume());
+    socket.on('error', (err) => this.log.debug({ err }, 'socket error'));
+    socket.on('close', () => {
+      this.closed = true;
+    });
+  }
+
+  private onRecord(record: Buffer): void {
+    const r = new XdrReader(record);
+    let call: CallHeader;
+    try {
+      call = decodeCall(r);
+    } catch (err) {
+      // Without a readable call header there is nothing to answer; with an xid we answer GARBAGE_ARGS.
+      if (record.length >= 8 && record.readUInt32BE(4) === MSG_CALL) this.sendGarbage(record.readUInt32BE(0));
+      this.log.warn({ err: (err as Error).message }, 'malformed RPC call header');
+      return;
+    }
+    this.inFlight++;
+    this.updateFlow();
+    this.handler
+      .handleCall(call, record, this)
+      .then((reply) => {
+        if (reply) this.send(reply);
+      })
+      .catch((err: unknown) => {
+        if (err instanceof XdrError) {
+          this.log.warn({ xid: call.xid, err: err.message }, 'undecodable arguments');
+          this.sendAccepted(call.xid, ACCEPT_GARBAGE_ARGS);
+        } else {
+          this.log.error({ xid: call.xid, err }, 'call failed');
+          this.sendAccepted(call.xid, ACCEPT_SYSTEM_ERR);
+        }
+      })
+      .finally(() => {
+        this.inFlight--;
+        this.updateFlow();
+      });
+  }
+
+  private onOversized(head: Buffer, claimed: number): void {
+    this.log.warn({ claimed, max: this.limits.maxRecord }, 'oversized RPC record skipped');
+    if (head.length >= 8 && head.readUInt32BE(4) === MSG_CALL) this.sendGarbage(head.readUInt32BE(0));
+  }
+
+  private sendGarbage(xid: number): void {
+    this.sendAccepted(xid, ACCEPT_GARBAGE_ARGS);
+  }
+
+  private sendAccepted(xid: number, stat: number): void {
+    const w = new XdrWriter(64);
+    beginAcceptedReply(w, xid, stat);
+    this.send(finishRecord(w));
+  }
+
+  send(reply: Buffer): void {
+    if (this.closed || this.socket.destroyed) return;
+    this.socket.write(reply);
+    this.updateFlow();
+  }
+
+  /** Pause reading while too many calls run or too many reply bytes are queued; resume when both drop. */
+  private updateFlow(): void {
+    const busy = this.inFlight >= this.limits.maxInFlight || this.socket.writableLength > this.limits.maxQueuedReplyBytes;
+    if (busy && !this.pausedForLoad) {
+      this.pausedForLoad = true;
+      this.socket.pause();
+    } else if (!busy) this.maybeResume();
+  }
+
+  private maybeResume(): void {
+    if (!this.pausedForLoad) return;
+    if (this.inFlight >= this.limits.maxInFlight || this.socket.writableLength > this.limits.maxQueuedReplyBytes) return;
+    this.pausedForLoad = false;
+    this.socket.resume();
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+}
