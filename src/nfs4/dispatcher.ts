@@ -26,7 +26,6 @@ import {
   SELF_ENCODES,
   SOLO_WITHOUT_SEQUENCE,
   V40_ONLY,
-  V41_ONLY,
   type OpSpec,
 } from './optable-types.js';
 import { NfsError, toNfsError } from './status.js';
@@ -47,6 +46,9 @@ const MAX_TAG = 1024;
 const FINGERPRINT_BYTES = 512;
 
 const NOBODY = 65534;
+const FIRST_OP = N.OP_ACCESS;
+const LAST_OP_V40 = N.OP_RELEASE_LOCKOWNER;
+const LAST_OP_V41 = N.OP_RECLAIM_COMPLETE;
 const EMPTY = Buffer.alloc(0);
 
 /** The NFS program: routes RPC calls and runs COMPOUNDs against the op table. */
@@ -171,17 +173,15 @@ export class Nfs4Program implements CallHandler {
         count++;
         break;
       }
-      const spec = this.ops[opcode];
-      w.u32(spec ? opcode : N.OP_ILLEGAL);
+      // an op of this minor version that we do not offer (pNFS, delegations...) is NOTSUPP; anything else is ILLEGAL
+      const known = opcode >= FIRST_OP && opcode <= (minorVersion === 0 ? LAST_OP_V40 : LAST_OP_V41);
+      const spec = known ? this.ops[opcode] : undefined;
+      w.u32(known ? opcode : N.OP_ILLEGAL);
       const statusWordAt = w.reserveU32();
       count++;
       try {
-        if (!spec) throw new NfsError(N.NFS4ERR_OP_ILLEGAL, `opcode ${opcode}`);
-        // minor-version gates
-        if (minorVersion === 0 && spec.flags & V41_ONLY) {
-          w.patchU32(statusWordAt - 4, N.OP_ILLEGAL);
-          throw new NfsError(N.NFS4ERR_OP_ILLEGAL, spec.name);
-        }
+        if (!spec) throw new NfsError(known ? N.NFS4ERR_NOTSUPP : N.NFS4ERR_OP_ILLEGAL, `opcode ${opcode}`);
+        // minor-version gates (4.1 opcodes in a 4.0 compound are already ILLEGAL above)
         if (minorVersion === 1 && spec.flags & V40_ONLY) throw new NfsError(N.NFS4ERR_NOTSUPP, spec.name);
 
         // decode the op's arguments (a failure is BADXDR for this op)
@@ -231,8 +231,6 @@ export class Nfs4Program implements CallHandler {
           } else if (spec.flags & SOLO_WITHOUT_SEQUENCE && opcode !== N.OP_DESTROY_SESSION && opcode !== N.OP_BIND_CONN_TO_SESSION) {
             throw new NfsError(N.NFS4ERR_NOT_ONLY_OP, spec.name);
           }
-        } else if (opcode === N.OP_SEQUENCE) {
-          throw new NfsError(N.NFS4ERR_OP_ILLEGAL, 'SEQUENCE in 4.0');
         }
 
         // declared needs
