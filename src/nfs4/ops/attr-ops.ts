@@ -1,0 +1,335 @@
+/**
+ * Attribute operations: GETATTR, SETATTR, VERIFY, NVERIFY and READDIR
+ * (RFC 8881 sections 18.7, 18.30, 18.31, 18.15, 18.23; RFC 7530 section 16).
+ */
+import type { XdrReader } from '../../xdr/reader.js';
+import type { XdrWriter } from '../../xdr/writer.js';
+import { StoreError, type Stat } from '../../store/types.js';
+import { checkSetattr, mayAccess, MAY_READ } from '../../policy/permissions.js';
+import { replyRoom, type CompoundCtx, type FileRef, type StateidRef } from '../context.js';
+import { NfsError, toNfsError } from '../status.js';
+import { MUTATES, NEEDS_CFH, SELF_ENCODES, type OpSpec } from '../optable-types.js';
+import * as N from '../../xdr/gen/nfs4.js';
+import {
+  assertReadable,
+  attrsEqual,
+  decodeBitmap,
+  decodeFattr,
+  decodeSettable,
+  encodeBitmap,
+  encodeFattrPlanned,
+  MAX_FILESIZE,
+  planAttrs,
+  type AttrPlan,
+  type AttrSource,
+  type Fattr4,
+} from '../attrs.js';
+
+/* ------------------------------------------------------------------ */
+/* Shared helpers                                                       */
+/* ------------------------------------------------------------------ */
+
+/** A fresh stat of the current filehandle's object; STALE if it is gone or the inode was reused. */
+export async function freshStat(ctx: CompoundCtx, ref: FileRef): Promise<Stat> {
+  let st: Stat;
+  try {
+    st = await ctx.server.store.getattr(ref.ino);
+  } catch (e) {
+    if (e instanceof StoreError && (e.code === 'ENOENT' || e.code === 'ESTALE')) {
+      throw new NfsError(N.NFS4ERR_STALE, `inode ${ref.ino} is gone`);
+    }
+    throw e;
+  }
+  if (st.gen !== ref.gen) throw new NfsError(N.NFS4ERR_STALE, `inode ${ref.ino} was reused`);
+  return st;
+}
+
+/** The attribute source for a resolved handle. */
+export function attrSource(ctx: CompoundCtx, ref: FileRef, stat: Stat): AttrSource {
+  return {
+    stat,
+    fh: ref.fh,
+    store: ctx.server.store,
+    config: ctx.server.config,
+    mountedOnFileid: stat.ino,
+  };
+}
+
+function decodeStateid(r: XdrReader): StateidRef {
+  const seqid = r.u32();
+  const other = r.fixedOpaque(12);
+  return { seqid, other };
+}
+
+function allBytes(b: Buffer, v: number): boolean {
+  for (let i = 0; i < b.length; i++) if (b[i] !== v) return false;
+  return true;
+}
+
+/* ------------------------------------------------------------------ */
+/* GETATTR                                                              */
+/* ------------------------------------------------------------------ */
+
+export interface GETATTR4args {
+  attr_request: number[];
+}
+
+interface GetattrRes {
+  plan: AttrPlan;
+  src: AttrSource;
+}
+
+const GETATTR: OpSpec<GETATTR4args, GetattrRes> = {
+  op: N.OP_GETATTR,
+  name: 'GETATTR',
+  flags: NEEDS_CFH,
+  decode: (r) => ({ attr_request: decodeBitmap(r) }),
+  async run(ctx, args) {
+    const cfh = ctx.cfh!;
+    assertReadable(args.attr_request);
+    const stat = await freshStat(ctx, cfh);
+    ctx.cfh = { ...cfh, stat };
+    const plan = planAttrs(args.attr_request, ctx.minorVersion);
+    const src = attrSource(ctx, cfh, stat);
+    if (plan.needsFsStats) src.fsStats = await ctx.server.store.statfs();
+    return { plan, src };
+  },
+  encode(w, res) {
+    encodeFattrPlanned(w, res.plan, res.src);
+  },
+};
+
+/* ------------------------------------------------------------------ */
+/* SETATTR                                                              */
+/* ------------------------------------------------------------------ */
+
+export interface SETATTR4args {
+  stateid: StateidRef;
+  obj_attributes: Fattr4;
+}
+
+interface SetattrRes {
+  attrsset: number[];
+}
+
+/** SETATTR4res always carries attrsset, also on error: an empty bitmap. */
+const EMPTY_ATTRSSET = (w: XdrWriter): void => w.u32(0);
+
+async function setattr(ctx: CompoundCtx, args: SETATTR4args): Promise<SetattrRes> {
+  const cfh = ctx.cfh!;
+  const { set, attrset } = decodeSettable(args.obj_attributes, ctx.minorVersion);
+  if (attrset.length === 0) return { attrsset: [] };
+
+  const stat = await freshStat(ctx, cfh);
+  let sizeCoveredByStateid = false;
+  if (set.size !== undefined) {
+    if (stat.kind === 'dir') throw new NfsError(N.NFS4ERR_ISDIR, 'size of a directory');
+    if (stat.kind !== 'reg') throw new NfsError(N.NFS4ERR_INVAL, `size of a ${stat.kind}`);
+    if (set.size > MAX_FILESIZE) throw new NfsError(N.NFS4ERR_FBIG, `size ${set.size}`);
+    let sid = args.stateid;
+    // 4.1 "current stateid" (seqid 1, other all zeros)
+    if (ctx.minorVersion >= 1 && sid.seqid === 1 && allBytes(sid.other, 0)) {
+      if (!ctx.currentStateid) throw new NfsError(N.NFS4ERR_BAD_STATEID, 'no current stateid');
+      sid = ctx.currentStateid;
+    }
+    const anonymous = sid.seqid === 0 && allBytes(sid.other, 0);
+    const bypass = sid.seqid === 0xffffffff && allBytes(sid.other, 0xff);
+    if (!anonymous && !bypass) {
+      // Validates ownership by this file, currency and write access (OPENMODE); renews the lease.
+      await ctx.server.state.resolveIo(sid, cfh.ino, true, ctx.minorVersion);
+      sizeCoveredByStateid = true;
+    }
+  }
+
+  // An open for write already granted the right to change the size (as ftruncate on an fd).
+  const toCheck = sizeCoveredByStateid ? { ...set, size: undefined } : set;
+  const verdict = checkSetattr(stat, ctx.identity, toCheck);
+  if (verdict.denial === 'PERM') throw new NfsError(N.NFS4ERR_PERM, 'setattr not permitted');
+  if (verdict.denial === 'ACCESS') throw new NfsError(N.NFS4ERR_ACCESS, 'setattr access denied');
+  const apply = verdict.mode !== undefined ? { ...set, mode: verdict.mode } : set;
+
+  const after = await ctx.server.store.setattr(cfh.ino, apply);
+  ctx.cfh = { ...cfh, stat: after };
+  return { attrsset: attrset };
+}
+
+const SETATTR: OpSpec<SETATTR4args, SetattrRes> = {
+  op: N.OP_SETATTR,
+  name: 'SETATTR',
+  flags: NEEDS_CFH | MUTATES,
+  decode: (r) => ({ stateid: decodeStateid(r), obj_attributes: decodeFattr(r) }),
+  async run(ctx, args) {
+    try {
+      return await setattr(ctx, args);
+    } catch (e) {
+      const ne = toNfsError(e);
+      if (!ne) {
+        ctx.server.log.error({ err: e }, 'SETATTR failed');
+        throw new NfsError(N.NFS4ERR_SERVERFAULT, String(e), EMPTY_ATTRSSET);
+      }
+      throw new NfsError(ne.status, ne.detail, EMPTY_ATTRSSET);
+    }
+  },
+  encode(w, res) {
+    encodeBitmap(w, res.attrsset);
+  },
+};
+
+/* ------------------------------------------------------------------ */
+/* VERIFY / NVERIFY                                                     */
+/* ------------------------------------------------------------------ */
+
+export interface VERIFY4args {
+  obj_attributes: Fattr4;
+}
+
+async function compareCurrent(ctx: CompoundCtx, f: Fattr4): Promise<boolean> {
+  const cfh = ctx.cfh!;
+  const stat = await freshStat(ctx, cfh);
+  return attrsEqual(f, attrSource(ctx, cfh, stat), ctx.minorVersion);
+}
+
+const VERIFY: OpSpec<VERIFY4args, void> = {
+  op: N.OP_VERIFY,
+  name: 'VERIFY',
+  flags: NEEDS_CFH,
+  decode: (r) => ({ obj_attributes: decodeFattr(r) }),
+  async run(ctx, args) {
+    if (!(await compareCurrent(ctx, args.obj_attributes))) throw new NfsError(N.NFS4ERR_NOT_SAME);
+  },
+};
+
+const NVERIFY: OpSpec<VERIFY4args, void> = {
+  op: N.OP_NVERIFY,
+  name: 'NVERIFY',
+  flags: NEEDS_CFH,
+  decode: (r) => ({ obj_attributes: decodeFattr(r) }),
+  async run(ctx, args) {
+    if (await compareCurrent(ctx, args.obj_attributes)) throw new NfsError(N.NFS4ERR_SAME);
+  },
+};
+
+/* ------------------------------------------------------------------ */
+/* READDIR                                                              */
+/* ------------------------------------------------------------------ */
+
+export interface READDIR4args {
+  cookie: number;
+  cookieverf: Buffer;
+  dircount: number;
+  maxcount: number;
+  attr_request: number[];
+}
+
+/** We never invalidate cookies, so the verifier is always zero (strict verifiers upset Linux and macOS). */
+const ZERO_VERF = Buffer.alloc(8);
+/** READDIR4resok without entries: cookieverf (8) + "no more entries" (4) + eof (4). */
+export const READDIR_EMPTY_BYTES = 16;
+/** Entries asked of the store per batch, at most. */
+const MAX_BATCH = 1024;
+
+function xdrStringBytes(byteLen: number): number {
+  return 4 + ((byteLen + 3) & ~3);
+}
+
+/**
+ * Writes READDIR4resok into ctx.reply (SELF_ENCODES: the status word is already there).
+ * Stops before an entry would make the result exceed maxcount (or the session's
+ * reply budget) or, once at least one entry is in, exceed dircount (bytes of
+ * cookies plus names). eof only when the store said eof and every entry was sent.
+ */
+export async function readdir(ctx: CompoundCtx, a: READDIR4args): Promise<void> {
+  const cfh = ctx.cfh!;
+  const dir = await freshStat(ctx, cfh);
+  if (dir.kind !== 'dir') throw new NfsError(N.NFS4ERR_NOTDIR);
+  // Cookies 1 and 2 are reserved ("." and ".." in some servers); ours are never 1 or 2.
+  if (a.cookie === 1 || a.cookie === 2) throw new NfsError(N.NFS4ERR_BAD_COOKIE, `reserved cookie ${a.cookie}`);
+  assertReadable(a.attr_request);
+  if (!mayAccess(dir, ctx.identity, MAY_READ)) throw new NfsError(N.NFS4ERR_ACCESS, 'readdir needs read permission');
+
+  // The result must fit both the client's maxcount and what is left of the session's reply size.
+  const room = replyRoom(ctx);
+  const budget = Math.min(a.maxcount, room);
+  const tooSmall = (what: string): NfsError =>
+    a.maxcount <= room
+      ? new NfsError(N.NFS4ERR_TOOSMALL, `maxcount ${a.maxcount} too small for ${what}`)
+      : new NfsError(N.NFS4ERR_REP_TOO_BIG, `reply room ${room} too small for ${what}`);
+  if (budget < READDIR_EMPTY_BYTES) throw tooSmall('an empty result');
+  const dircount = a.dircount > 0 ? a.dircount : Number.POSITIVE_INFINITY;
+
+  const plan = planAttrs(a.attr_request, ctx.minorVersion);
+  const store = ctx.server.store;
+  const fsStats = plan.needsFsStats ? await store.statfs() : undefined;
+  const exportIndex = plan.needsFh ? (ctx.server.fh.decode(cfh.fh)?.exportIndex ?? 0) : 0;
+  const fhCodec = ctx.server.fh;
+
+  const w = ctx.reply;
+  const start = w.length;
+  w.fixedOpaque(ZERO_VERF, 8);
+
+  let cookie = a.cookie;
+  let written = 0;
+  let dirBytes = 0;
+  let eof = false;
+  // A rough guess of bytes per entry to size store batches; refined after the first entry.
+  let perEntry = 64 + plan.defs.length * 8;
+
+  outer: for (;;) {
+    const left = budget - (w.length - start) - 8;
+    const want = Math.max(1, Math.min(MAX_BATCH, Math.ceil(left / perEntry) + 1));
+    const page = await store.readdir(cfh.ino, cookie, want);
+    for (const e of page.entries) {
+      const nameBytes = Buffer.byteLength(e.name, 'utf8');
+      const thisDir = 8 + xdrStringBytes(nameBytes);
+      if (written > 0 && dirBytes + thisDir > dircount) break outer;
+      const m = w.mark();
+      w.u32(1); // value_follows
+      w.u64(e.cookie);
+      w.string(e.name);
+      const st = e.stat;
+      encodeFattrPlanned(w, plan, {
+        stat: st,
+        fh: () => fhCodec.encode(st.ino, st.gen, exportIndex),
+        store,
+        config: ctx.server.config,
+        mountedOnFileid: st.ino,
+        rdattrError: N.NFS4_OK,
+        fsStats,
+      });
+      // + 8: the closing "no more entries" word and eof
+      if (w.length - start + 8 > budget) {
+        w.rollback(m);
+        if (written === 0) throw tooSmall('one entry');
+        break outer;
+      }
+      if (written === 0) perEntry = Math.max(16, w.length - m);
+      written++;
+      dirBytes += thisDir;
+      cookie = e.cookie;
+    }
+    if (page.eof) {
+      eof = true;
+      break;
+    }
+    if (page.entries.length === 0) break; // defensive: no progress without eof
+  }
+
+  w.u32(0); // no more entries
+  w.bool(eof);
+}
+
+const READDIR: OpSpec<READDIR4args, void> = {
+  op: N.OP_READDIR,
+  name: 'READDIR',
+  flags: NEEDS_CFH | SELF_ENCODES,
+  decode: (r) => ({
+    cookie: r.u64(),
+    cookieverf: r.fixedOpaque(8),
+    dircount: r.u32(),
+    maxcount: r.u32(),
+    attr_request: decodeBitmap(r),
+  }),
+  run: readdir,
+};
+
+export const ATTR_OPS: OpSpec[] = [GETATTR, SETATTR, VERIFY, NVERIFY, READDIR];
