@@ -51,6 +51,17 @@ const LAST_OP_V40 = N.OP_RELEASE_LOCKOWNER;
 const LAST_OP_V41 = N.OP_RECLAIM_COMPLETE;
 const EMPTY = Buffer.alloc(0);
 
+/** SEQUENCE is run by the dispatcher itself (slot checks and replay wrap the whole compound); the spec only decodes. */
+const SEQUENCE_SPEC: OpSpec<N.SEQUENCE4args, never> = {
+  op: N.OP_SEQUENCE,
+  name: 'SEQUENCE',
+  flags: 0,
+  decode: (r) => N.decode_SEQUENCE4args(r),
+  run() {
+    throw new Error('SEQUENCE is handled by the dispatcher');
+  },
+};
+
 /** The NFS program: routes RPC calls and runs COMPOUNDs against the op table. */
 export class Nfs4Program implements CallHandler {
   private readonly ops: (OpSpec | undefined)[] = [];
@@ -59,7 +70,7 @@ export class Nfs4Program implements CallHandler {
     private readonly server: ServerCtx,
     specs: OpSpec[],
   ) {
-    for (const s of specs) {
+    for (const s of [SEQUENCE_SPEC, ...specs]) {
       if (this.ops[s.op]) throw new Error(`op ${s.name} registered twice`);
       this.ops[s.op] = s;
     }

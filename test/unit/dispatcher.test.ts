@@ -38,7 +38,6 @@ const OPS: OpSpec[] = [
   { op: N.OP_GETFH, name: 'GETFH', flags: NEEDS_CFH, decode: none, run: (ctx) => ctx.cfh!.fh, encode: (w, fh: Buffer) => w.opaque(fh) },
   { op: N.OP_RENEW, name: 'RENEW', flags: V40_ONLY, decode: (r) => r.fixedOpaque(8), run: none },
   { op: N.OP_EXCHANGE_ID, name: 'EXCHANGE_ID', flags: SOLO_WITHOUT_SEQUENCE, decode: none, run: none },
-  { op: N.OP_SEQUENCE, name: 'SEQUENCE', flags: 0, decode: (r) => N.decode_SEQUENCE4args(r), run: none },
   // READ stand-in: writes 150 bytes of its own into the reply
   { op: N.OP_READ, name: 'READ', flags: SELF_ENCODES, decode: none, run: (ctx) => ctx.reply.opaque(Buffer.alloc(150, 1)) },
 ];
