@@ -1,0 +1,1 @@
+export { LocalStore, LocalFile, type LocalStoreOptions } from './local-store.js';

@@ -1,0 +1,1393 @@
+import fs, { promises as fsp, constants as C, type BigIntStats } from 'node:fs';
+import path from 'node:path';
+import { execFile } from 'node:child_process';
+import net from 'node:net';
+import { randomBytes } from 'node:crypto';
+import * as fsWalk from '@nodelib/fs.walk';
+import pino, { type Logger } from 'pino';
+import {
+  StoreError,
+  type CreateAttrs,
+  type DirChange,
+  type DirEntry,
+  type DirPage,
+  type FileKind,
+  type FsStats,
+  type OpenFile,
+  type SetAttrs,
+  type Stat,
+  type Store,
+} from '../types.js';
+import { Lru } from './lru.js';
+import { RwLock } from './rwlock.js';
+import { errnoOf, fail, toStoreError } from './errors.js';
+import { InodeIndex, type Link } from './inode-index.js';
+import { OwnerOverlay, type Owner } from './overlay.js';
+import { ChangeTracker, changeBase } from './change.js';
+import { assignCookies, firstAfter, nameCookie } from './cookie.js';
+import {
+  DIR_SIZE,
+  MAX_DEPTH,
+  MAX_FILE_SIZE,
+  MAX_LINKS,
+  MAX_SYMLINK_BYTES,
+  checkName,
+  devParts,
+  genOf,
+  inoOf,
+  kindOf,
+  spaceOf,
+  timespec,
+  toSeconds,
+} from './stat.js';
+
+export interface LocalStoreOptions {
+  /** Directory holding the exported tree (created 0755, 0:0 when missing). */
+  root: string;
+  /** Private state directory (never inside root). */
+  metaDir: string;
+  fsid: { major: number; minor: number };
+  log?: Logger;
+  /** Keep uid/gid/mode in an overlay instead of on disk. Default: not running as root. */
+  emulateOwnership?: boolean;
+  /** Bounds of the caches (optional tuning). */
+  statCacheSize?: number;
+  dirCacheSize?: number;
+  fdCacheSize?: number;
+  /** Change floors kept before lingering ones are settled (default 100,000). */
+  changeFloorLimit?: number;
+}
+
+/** An fd for I/O without path lookups. */
+export class LocalFile implements OpenFile {
+  closed = false;
+  constructor(
+    readonly ino: number,
+    readonly writable: boolean,
+    public fh: fsp.FileHandle,
+    readonly shared: boolean,
+  ) {}
+}
+
+interface Mutation {
+  ino: number;
+  before: number;
+  done: boolean;
+}
+
+interface Listing {
+  change: number;
+  entries: Array<{ name: string; cookie: number; ino: number }>;
+}
+
+const O_NOFOLLOW = C.O_NOFOLLOW;
+const O_DIRECTORY = C.O_DIRECTORY;
+const O_NONBLOCK = C.O_NONBLOCK;
+const LSTAT_CONCURRENCY = 128;
+
+/** lstat with bigint fields (the callback API: markedly cheaper than fs/promises for bulk use). */
+function lstat(p: string): Promise<BigIntStats> {
+  return new Promise((resolve, reject) => {
+    fs.lstat(p, { bigint: true }, (err, st) => (err ? reject(err) : resolve(st)));
+  });
+}
+
+/**
+ * The Store on a local directory.
+ *
+ * Identity: ino = host st_ino (refused beyond 2^53), gen = 32 bits folded from
+ * the host birth time in ns (0 when the host has none). An in-memory inode
+ * index (ino -> parent ino + name, plus extra names for hard links) is built by
+ * walking the tree at startup and kept up to date by every mutation; paths are
+ * rebuilt from it by walking parent links.
+ *
+ * Safety: client names are single validated components; every path is an
+ * index path of real directories plus that component; lstat everywhere,
+ * O_NOFOLLOW on every open, fstat ino/gen check after open. A namespace
+ * reader/writer lock closes the window in which a directory in a resolved path
+ * could be swapped for a symlink: path-using ops hold it shared; remove,
+ * rename and symlink creation hold it exclusively; fd I/O holds nothing.
+ *
+ * metaDir layout (shared with other parts of the server: everything here is
+ * prefixed `store-`):
+ *   store-owners.journal   emulated ownership overlay (see overlay.ts)
+ *   store-tmp/             staging for fifos/sockets (emptied at startup)
+ *
+ * Change attribute: see change.ts; mutations are bracketed by begin()/end()
+ * so the value after a mutation is above every value computed before or
+ * during it.
+ *
+ * readdir: cookie = 53-bit hash of the name (cookie.ts); the sorted listing
+ * of a directory is cached per (ino, change) and edited in place by our own
+ * creates/removes/renames; entry stats come from the stat cache.
+ */
+export class LocalStore implements Store {
+  readonly fsid: { major: number; minor: number };
+  readonly rootIno: number;
+
+  private readonly lock = new RwLock();
+  private readonly changes: ChangeTracker;
+  /** Inodes with mutations in flight: count, and the highest change value computed meanwhile. */
+  private readonly active = new Map<number, { n: number; seen: number }>();
+  private readonly statCache: Lru<number, Stat>;
+  private readonly dirCache: Lru<number, Listing>;
+  private readonly fdCache: Lru<number, LocalFile>;
+  /** Private opens not yet closed (closed at shutdown). */
+  private readonly privateFiles = new Set<LocalFile>();
+  /** Bumped on every invalidation: a stat read that started before must not be cached. */
+  private epoch = 0;
+  private settling = false;
+  private closed = false;
+  private readonly tmpDir: string;
+
+  private constructor(
+    private readonly root: string,
+    private readonly metaDir: string,
+    fsid: { major: number; minor: number },
+    private readonly log: Logger,
+    readonly emulateOwnership: boolean,
+    private readonly index: InodeIndex,
+    private readonly overlay: OwnerOverlay | undefined,
+    private readonly rootDev: bigint,
+    opts: LocalStoreOptions,
+  ) {
+    this.fsid = { major: fsid.major, minor: fsid.minor };
+    this.rootIno = index.rootIno;
+    this.tmpDir = path.join(metaDir, 'store-tmp');
+    this.changes = new ChangeTracker(opts.changeFloorLimit ?? 100_000);
+    this.statCache = new Lru(opts.statCacheSize ?? 65536);
+    this.dirCache = new Lru(opts.dirCacheSize ?? 256);
+    this.fdCache = new Lru(opts.fdCacheSize ?? 256, (_ino, f) => {
+      f.closed = true;
+      f.fh.close().catch(() => undefined);
+    });
+  }
+
+  // ---------------------------------------------------------------- startup
+
+  static async open(opts: LocalStoreOptions): Promise<LocalStore> {
+    const log = opts.log ?? pino({ level: 'silent' });
+    const root = path.resolve(opts.root);
+    const metaDir = path.resolve(opts.metaDir);
+    const rel = path.relative(root, metaDir);
+    if (rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel))) {
+      throw new Error('localefs store: metaDir must not be inside root');
+    }
+    const emulate = opts.emulateOwnership ?? (typeof process.getuid === 'function' ? process.getuid() !== 0 : true);
+
+    await fsp.mkdir(metaDir, { recursive: true, mode: 0o700 });
+    const tmpDir = path.join(metaDir, 'store-tmp');
+    await fsp.rm(tmpDir, { recursive: true, force: true });
+    await fsp.mkdir(tmpDir, { mode: 0o700 });
+
+    let created = false;
+    try {
+      const st = await lstat(root);
+      if (!st.isDirectory()) throw new Error('localefs store: root is not a directory (or is a symlink)');
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+      await fsp.mkdir(root, { recursive: true, mode: 0o755 });
+      await fsp.chmod(root, 0o755);
+      if (!emulate) await fsp.lchown(root, 0, 0);
+      created = true;
+    }
+    const rootSt = await lstat(root);
+    // again with symlinks in the parents resolved
+    const realRel = path.relative(await fsp.realpath(root), await fsp.realpath(metaDir));
+    if (realRel === '' || (!realRel.startsWith('..') && !path.isAbsolute(realRel))) {
+      throw new Error('localefs store: metaDir must not be inside root');
+    }
+    const rootIno = inoOf(rootSt);
+    const index = new InodeIndex(rootIno);
+    index.add(rootIno, rootIno, '', genOf(rootSt), 'dir', spaceOf('dir', rootSt));
+
+    const overlay = emulate ? await OwnerOverlay.open(metaDir) : undefined;
+    await buildIndex(root, rootSt.dev, index, log);
+
+    if (overlay) {
+      const dropped = overlay.prune((ino, o) => {
+        const n = index.get(ino);
+        return n !== undefined && n.gen === o.gen;
+      });
+      const r = overlay.get(rootIno);
+      if (!r || r.gen !== genOf(rootSt)) {
+        // an EFS file system root belongs to 0:0
+        await overlay.set(rootIno, {
+          gen: genOf(rootSt),
+          uid: 0,
+          gid: 0,
+          mode: created ? 0o755 : Number(rootSt.mode) & 0o7777,
+        });
+      }
+      await overlay.compact();
+      if (dropped) log.info({ dropped }, 'ownership overlay: dropped entries of dead inodes');
+    }
+    const store = new LocalStore(root, metaDir, opts.fsid, log, emulate, index, overlay, rootSt.dev, opts);
+    log.info({ files: index.size, used: index.used, emulateOwnership: emulate, created }, 'local store ready');
+    return store;
+  }
+
+  // ---------------------------------------------------------------- helpers
+
+  private err(e: unknown, op: string): StoreError {
+    const se = toStoreError(e, op);
+    if (!(e instanceof StoreError)) this.log.debug({ op, err: (e as Error)?.message }, 'store op failed');
+    return se;
+  }
+
+  private checkOpen(): void {
+    if (this.closed) fail('EIO', 'store is shut down');
+  }
+
+  private pathVia(ino: number, via?: Link): string {
+    const comps = this.index.components(ino, via);
+    if (comps === undefined) fail('ESTALE');
+    return comps.length === 0 ? this.root : this.root + '/' + comps.join('/');
+  }
+
+  private toStat(st: BigIntStats): Stat {
+    const ino = inoOf(st);
+    const gen = genOf(st);
+    const hostMode = Number(st.mode);
+    const kind = kindOf(hostMode);
+    let mode = hostMode & 0o7777;
+    let uid = Number(st.uid);
+    let gid = Number(st.gid);
+    if (this.overlay) {
+      const o = this.overlay.get(ino);
+      if (o && o.gen === gen) {
+        uid = o.uid;
+        gid = o.gid;
+        mode = o.mode & 0o7777;
+      }
+    }
+    if (kind === 'lnk') mode = 0o777;
+    const btimeNs = st.birthtimeNs > 0n ? st.birthtimeNs : st.ctimeNs;
+    return {
+      ino,
+      gen,
+      kind,
+      mode,
+      nlink: Number(st.nlink),
+      uid,
+      gid,
+      size: kind === 'dir' ? DIR_SIZE : Number(st.size),
+      spaceUsed: spaceOf(kind, st),
+      rdev: kind === 'blk' || kind === 'chr' ? devParts(st.rdev) : { major: 0, minor: 0 },
+      atime: timespec(st.atimeNs),
+      mtime: timespec(st.mtimeNs),
+      ctime: timespec(st.ctimeNs),
+      btime: timespec(btimeNs),
+      change: this.changeOf(ino, st),
+    };
+  }
+
+  private changeOf(ino: number, st: BigIntStats): number {
+    const change = this.changes.value(ino, changeBase(st.ctimeNs));
+    const a = this.active.get(ino);
+    if (a && change > a.seen) a.seen = change;
+    return change;
+  }
+
+  private invalidate(ino: number): void {
+    this.epoch++;
+    this.statCache.delete(ino);
+    this.dirCache.delete(ino);
+  }
+
+  private cacheStat(s: Stat, epoch: number): void {
+    if (epoch === this.epoch && !this.active.has(s.ino)) this.statCache.set(s.ino, s);
+  }
+
+  /** Stat of an indexed inode (caller holds the namespace lock, shared or exclusive). */
+  private async statIno(ino: number, fresh = false): Promise<Stat> {
+    if (!fresh) {
+      const c = this.statCache.get(ino);
+      if (c) return c;
+    }
+    const r = await this.resolve(ino);
+    return r.stat;
+  }
+
+  /** Finds a live name of `ino`: its path and fresh stat. Prunes dead names. Lock held. */
+  private async resolve(ino: number): Promise<{ path: string; stat: Stat }> {
+    if (!this.index.has(ino)) fail('ESTALE');
+    const links = this.index.links(ino);
+    for (const l of links) {
+      let p: string;
+      try {
+        p = ino === this.rootIno ? this.root : this.pathVia(ino, l);
+      } catch {
+        continue;
+      }
+      const epoch = this.epoch;
+      let st: BigIntStats;
+      try {
+        st = await lstat(p);
+      } catch (e) {
+        const code = errnoOf(e);
+        if (code === 'ENOENT' || code === 'ENOTDIR') {
+          if (ino !== this.rootIno) this.dropLink(ino, l);
+          continue;
+        }
+        throw e;
+      }
+      if (inoOf(st) !== ino) {
+        if (ino !== this.rootIno) this.dropLink(ino, l);
+        continue;
+      }
+      const s = this.toStat(st);
+      const n = this.index.get(ino);
+      if (n && n.gen !== s.gen) {
+        // same number, new file (reused outside our view): the old handles are stale
+        this.forgetInode(ino);
+        this.index.add(ino, l.parent, l.name, s.gen, s.kind, s.spaceUsed);
+      } else {
+        this.index.setSpace(ino, s.spaceUsed);
+      }
+      this.cacheStat(s, epoch);
+      return { path: p, stat: s };
+    }
+    fail('ESTALE');
+  }
+
+  private dropLink(ino: number, l: Link): void {
+    if (this.index.removeLink(ino, l.parent, l.name)) this.forgetInode(ino);
+  }
+
+  /** The inode is gone: drop every trace. */
+  private forgetInode(ino: number): void {
+    this.index.drop(ino);
+    this.invalidate(ino);
+    this.changes.forget(ino);
+    this.fdCache.delete(ino);
+    if (this.overlay?.get(ino)) {
+      this.overlay.drop(ino).catch((e) => this.log.error({ err: (e as Error).message }, 'ownership overlay write failed'));
+    }
+  }
+
+  private async dirInfo(dirIno: number): Promise<{ stat: Stat; path: string }> {
+    const r = await this.resolveCached(dirIno);
+    if (r.stat.kind !== 'dir') fail('ENOTDIR');
+    return r;
+  }
+
+  /** Stat (cached if possible) and a path of `ino`. Lock held. */
+  private async resolveCached(ino: number): Promise<{ stat: Stat; path: string }> {
+    const c = this.statCache.get(ino);
+    if (c && this.index.has(ino)) return { stat: c, path: this.pathVia(ino) };
+    return this.resolve(ino);
+  }
+
+  /**
+   * Marks the start of a mutation of `ino` whose change value was `before`
+   * (read just now). Until end(), every change value computed for the inode is
+   * remembered, so the value after the mutation is above anything a client
+   * could have seen before or during it, even with overlapping mutations.
+   */
+  private begin(ino: number, before: number): Mutation {
+    let a = this.active.get(ino);
+    if (!a) {
+      a = { n: 0, seen: 0 };
+      this.active.set(ino, a);
+    }
+    a.n++;
+    this.epoch++;
+    this.statCache.delete(ino);
+    return { ino, before, done: false };
+  }
+
+  /** Ends a mutation: the next change value is strictly above everything seen. Idempotent. */
+  private end(m: Mutation, keepListing = false): void {
+    if (m.done) return;
+    m.done = true;
+    let seen = m.before;
+    const a = this.active.get(m.ino);
+    if (a) {
+      seen = Math.max(seen, a.seen);
+      if (--a.n <= 0) this.active.delete(m.ino);
+    }
+    this.changes.bump(m.ino, seen);
+    this.epoch++;
+    this.statCache.delete(m.ino);
+    if (!keepListing) this.dirCache.delete(m.ino);
+    this.maybeSettle();
+  }
+
+  /** The inode died during the mutation: no change to track. */
+  private endDead(m: Mutation): void {
+    if (m.done) return;
+    m.done = true;
+    const a = this.active.get(m.ino);
+    if (a && --a.n <= 0) this.active.delete(m.ino);
+  }
+
+  /**
+   * Ends a namespace mutation of directory m.ino: fresh stat, change strictly
+   * above `before`. The cached listing is edited in place when it was current
+   * at `before` (no concurrent change slipped in), otherwise dropped.
+   */
+  private async dirAfter(m: Mutation, edit?: (l: Listing) => boolean): Promise<DirChange> {
+    const listing = this.dirCache.peek(m.ino);
+    this.end(m, true);
+    const before = m.before;
+    let after: number;
+    try {
+      after = (await this.statIno(m.ino, true)).change;
+    } catch {
+      this.dirCache.delete(m.ino);
+      return { before, after: before + 1 };
+    }
+    const cur = this.dirCache.peek(m.ino);
+    if (listing && cur === listing && listing.change === before && edit && edit(listing)) listing.change = after;
+    else if (cur) this.dirCache.delete(m.ino);
+    return { before, after };
+  }
+
+  private checkDepth(dirIno: number): void {
+    const d = this.index.depth(dirIno);
+    if (d < 0) fail('ESTALE');
+    if (d + 1 > MAX_DEPTH) fail('ENAMETOOLONG', 'directory depth limit');
+  }
+
+  private realMode(kind: FileKind, mode: number): number {
+    if (!this.overlay) return mode & 0o7777;
+    const perm = mode & 0o777;
+    return kind === 'dir' ? perm | 0o700 : perm | 0o600;
+  }
+
+  private async setOwner(ino: number, o: Owner): Promise<void> {
+    if (this.overlay) await this.overlay.set(ino, o);
+  }
+
+  /** Opens an indexed inode's current path without following a symlink, and checks it is still that inode. */
+  private async openIno(ino: number, flags: number): Promise<{ fh: fsp.FileHandle; st: BigIntStats; path: string }> {
+    const { path: p, stat } = await this.resolveCached(ino);
+    if (stat.kind === 'fifo') flags |= O_NONBLOCK;
+    const fh = await fsp.open(p, flags | O_NOFOLLOW);
+    try {
+      const st = await fh.stat({ bigint: true });
+      if (inoOf(st) !== ino || genOf(st) !== stat.gen) fail('ESTALE');
+      return { fh, st, path: p };
+    } catch (e) {
+      await fh.close().catch(() => undefined);
+      throw e;
+    }
+  }
+
+  /** Settles lingering change floors (files never touched again) once the tracker grows past its bound. */
+  private maybeSettle(): void {
+    if (this.settling || !this.changes.overLimit()) return;
+    this.settling = true;
+    void this.lock
+      .shared(async () => {
+        for (const [ino, floor] of this.changes.oldest(4096)) {
+          try {
+            const p = this.pathVia(ino);
+            let st = await lstat(p);
+            if (inoOf(st) !== ino) {
+              this.changes.forget(ino);
+              continue;
+            }
+            if (changeBase(st.ctimeNs) < floor) {
+              await fsp.lchown(p, -1, -1); // moves ctime to now, past the floor
+              st = await lstat(p);
+            }
+            this.invalidate(ino);
+            if (changeBase(st.ctimeNs) >= floor) this.changes.forget(ino);
+          } catch {
+            this.changes.forget(ino);
+          }
+        }
+      })
+      .finally(() => {
+        this.settling = false;
+      });
+  }
+
+  // ---------------------------------------------------------------- reads
+
+  async verify(ino: number, gen: number): Promise<Stat> {
+    const s = await this.getattr(ino);
+    if (s.gen !== gen >>> 0) throw new StoreError('ESTALE');
+    return s;
+  }
+
+  async getattr(ino: number): Promise<Stat> {
+    this.checkOpen();
+    const c = this.statCache.get(ino);
+    if (c && this.index.has(ino)) return c;
+    try {
+      return await this.lock.shared(() => this.statIno(ino, true));
+    } catch (e) {
+      throw this.err(e, 'getattr');
+    }
+  }
+
+  async lookup(dirIno: number, name: string): Promise<Stat> {
+    this.checkOpen();
+    checkName(name);
+    try {
+      return await this.lock.shared(async () => {
+        const dir = await this.dirInfo(dirIno);
+        return this.lookupIn(dirIno, dir.path, name);
+      });
+    } catch (e) {
+      throw this.err(e, 'lookup');
+    }
+  }
+
+  private async lookupIn(dirIno: number, dirPath: string, name: string): Promise<Stat> {
+    const epoch = this.epoch;
+    const st = await lstat(dirPath + '/' + name);
+    // a mount point inside the tree: its inode numbers would collide with ours
+    if (st.dev !== this.rootDev) fail('EACCES', 'another file system is mounted here');
+    const s = this.toStat(st);
+    const n = this.index.get(s.ino);
+    if (n && n.gen !== s.gen) this.forgetInode(s.ino);
+    this.index.add(s.ino, dirIno, name, s.gen, s.kind, s.spaceUsed);
+    this.cacheStat(s, epoch);
+    return s;
+  }
+
+  async parent(dirIno: number): Promise<Stat> {
+    this.checkOpen();
+    try {
+      return await this.lock.shared(async () => {
+        const dir = await this.dirInfo(dirIno);
+        if (dirIno === this.rootIno) return dir.stat;
+        const n = this.index.get(dirIno);
+        if (!n) fail('ESTALE');
+        return this.statIno(n.parent);
+      });
+    } catch (e) {
+      throw this.err(e, 'parent');
+    }
+  }
+
+  async readdir(dirIno: number, cookie: number, maxEntries: number): Promise<DirPage> {
+    this.checkOpen();
+    try {
+      return await this.lock.shared(async () => {
+        const dir = await this.dirInfo(dirIno);
+        let listing = this.dirCache.get(dirIno);
+        if (!listing || listing.change !== dir.stat.change) {
+          listing = await this.list(dirIno, dir.path, dir.stat.change);
+        }
+        const all = listing.entries;
+        let i = cookie === 0 ? 0 : firstAfter(all, cookie);
+        const out: DirEntry[] = [];
+        const want = Math.max(0, Math.floor(maxEntries));
+        while (i < all.length && out.length < want) {
+          const chunk = all.slice(i, i + Math.min(LSTAT_CONCURRENCY, want - out.length));
+          i += chunk.length;
+          const stats = await Promise.all(
+            chunk.map(async (e) => {
+              const c = this.statCache.get(e.ino);
+              if (c && this.index.has(e.ino)) return c;
+              try {
+                return await this.lookupIn(dirIno, dir.path, e.name);
+              } catch (err) {
+                const code = errnoOf(err);
+                if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'EACCES') return undefined; // vanished behind our back
+                throw err;
+              }
+            }),
+          );
+          chunk.forEach((e, k) => {
+            const s = stats[k];
+            if (s) out.push({ name: e.name, cookie: e.cookie, stat: s });
+          });
+        }
+        return { entries: out, eof: i >= all.length };
+      });
+    } catch (e) {
+      throw this.err(e, 'readdir');
+    }
+  }
+
+  /** Lists a directory, stats every entry (filling the stat cache and index), sorts by cookie. Lock held. */
+  private async list(dirIno: number, dirPath: string, change: number): Promise<Listing> {
+    const names = await fsp.readdir(dirPath);
+    const entries: Array<{ name: string; cookie: number; ino: number }> = [];
+    for (let i = 0; i < names.length; i += LSTAT_CONCURRENCY) {
+      const chunk = names.slice(i, i + LSTAT_CONCURRENCY);
+      const stats = await Promise.all(
+        chunk.map((n) =>
+          this.lookupIn(dirIno, dirPath, n).catch((err) => {
+            const code = errnoOf(err);
+            if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'EACCES') return undefined;
+            throw err;
+          }),
+        ),
+      );
+      chunk.forEach((n, k) => {
+        const s = stats[k];
+        if (s) entries.push({ name: n, cookie: 0, ino: s.ino });
+      });
+    }
+    assignCookies(entries);
+    const listing: Listing = { change, entries };
+    this.dirCache.set(dirIno, listing);
+    return listing;
+  }
+
+  async readlink(ino: number): Promise<string> {
+    this.checkOpen();
+    try {
+      return await this.lock.shared(async () => {
+        const r = await this.resolveCached(ino);
+        if (r.stat.kind !== 'lnk') fail('EINVAL', 'not a symlink');
+        return fsp.readlink(r.path);
+      });
+    } catch (e) {
+      throw this.err(e, 'readlink');
+    }
+  }
+
+  async statfs(): Promise<FsStats> {
+    this.checkOpen();
+    return { used: this.index.used, files: this.index.size };
+  }
+
+  // ---------------------------------------------------------------- creation
+
+  async createFile(dirIno: number, name: string, attrs: CreateAttrs): Promise<{ stat: Stat; dir: DirChange }> {
+    this.checkOpen();
+    checkName(name);
+    if (attrs.size !== undefined && (attrs.size < 0 || attrs.size > MAX_FILE_SIZE)) throw new StoreError('EFBIG');
+    try {
+      return await this.creating(false, dirIno, name, async (p) => {
+        const real = this.realMode('reg', attrs.mode);
+        const fh = await fsp.open(p, C.O_CREAT | C.O_EXCL | C.O_RDWR | O_NOFOLLOW, real & 0o777);
+        let st: BigIntStats;
+        try {
+          if (!this.overlay) await fh.chown(attrs.uid, attrs.gid);
+          await fh.chmod(real);
+          if (attrs.size) await fh.truncate(attrs.size);
+          if (attrs.atime !== undefined || attrs.mtime !== undefined) {
+            const cur = await fh.stat({ bigint: true });
+            await fh.utimes(
+              attrs.atime !== undefined ? toSeconds(attrs.atime) : Number(cur.atimeNs) / 1e9,
+              attrs.mtime !== undefined ? toSeconds(attrs.mtime) : Number(cur.mtimeNs) / 1e9,
+            );
+          }
+          st = await fh.stat({ bigint: true });
+          await this.setOwner(inoOf(st), { gen: genOf(st), uid: attrs.uid, gid: attrs.gid, mode: attrs.mode & 0o7777 });
+        } catch (e) {
+          await fh.close().catch(() => undefined);
+          await fsp.unlink(p).catch(() => undefined);
+          throw e;
+        }
+        await fh.close();
+        return st;
+      });
+    } catch (e) {
+      throw this.err(e, 'create');
+    }
+  }
+
+  /**
+   * Runs a creation under the namespace lock: `make` creates `name` at the
+   * given path (EEXIST if taken) and returns its lstat.
+   */
+  private creating(
+    exclusive: boolean,
+    dirIno: number,
+    name: string,
+    make: (p: string) => Promise<BigIntStats>,
+  ): Promise<{ stat: Stat; dir: DirChange }> {
+    const run = async (): Promise<{ stat: Stat; dir: DirChange }> => {
+      const dir = await this.dirInfo(dirIno);
+      this.checkDepth(dirIno);
+      const m = this.begin(dirIno, dir.stat.change);
+      try {
+        const st = await make(dir.path + '/' + name);
+        return await this.created(m, name, st);
+      } finally {
+        this.end(m);
+      }
+    };
+    return exclusive ? this.lock.exclusive(run) : this.lock.shared(run);
+  }
+
+  private async created(m: Mutation, name: string, st: BigIntStats): Promise<{ stat: Stat; dir: DirChange }> {
+    const dirIno = m.ino;
+    const s = this.toStat(st);
+    const n = this.index.get(s.ino);
+    if (n && n.gen !== s.gen) {
+      const owner = this.overlay?.get(s.ino);
+      this.forgetInode(s.ino);
+      if (owner && this.overlay) await this.overlay.set(s.ino, owner); // forgetInode dropped the fresh entry too
+    }
+    this.index.add(s.ino, dirIno, name, s.gen, s.kind, s.spaceUsed);
+    this.invalidate(s.ino);
+    this.statCache.set(s.ino, s);
+    const dir = await this.dirAfter(m, (l) => listingAdd(l, name, s.ino));
+    return { stat: s, dir };
+  }
+
+  async mkdir(dirIno: number, name: string, attrs: CreateAttrs): Promise<{ stat: Stat; dir: DirChange }> {
+    this.checkOpen();
+    checkName(name);
+    try {
+      return await this.creating(false, dirIno, name, async (p) => {
+        const real = this.realMode('dir', attrs.mode);
+        await fsp.mkdir(p, real & 0o777);
+        let st: BigIntStats;
+        try {
+          const fh = await fsp.open(p, C.O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
+          try {
+            if (!this.overlay) await fh.chown(attrs.uid, attrs.gid);
+            await fh.chmod(real);
+            if (attrs.atime !== undefined || attrs.mtime !== undefined) {
+              const cur = await fh.stat({ bigint: true });
+              await fh.utimes(
+                attrs.atime !== undefined ? toSeconds(attrs.atime) : Number(cur.atimeNs) / 1e9,
+                attrs.mtime !== undefined ? toSeconds(attrs.mtime) : Number(cur.mtimeNs) / 1e9,
+              );
+            }
+            st = await fh.stat({ bigint: true });
+          } finally {
+            await fh.close();
+          }
+          await this.setOwner(inoOf(st), { gen: genOf(st), uid: attrs.uid, gid: attrs.gid, mode: attrs.mode & 0o7777 });
+        } catch (e) {
+          await fsp.rmdir(p).catch(() => undefined);
+          throw e;
+        }
+        return st;
+      });
+    } catch (e) {
+      throw this.err(e, 'mkdir');
+    }
+  }
+
+  async symlink(dirIno: number, name: string, target: string, attrs: CreateAttrs): Promise<{ stat: Stat; dir: DirChange }> {
+    this.checkOpen();
+    checkName(name);
+    if (typeof target !== 'string' || target === '' || target.includes('\0')) throw new StoreError('EINVAL', 'invalid symlink target');
+    if (Buffer.byteLength(target, 'utf8') > MAX_SYMLINK_BYTES) throw new StoreError('ENAMETOOLONG', 'symlink target too long');
+    try {
+      return await this.creating(true, dirIno, name, async (p) => {
+        await fsp.symlink(target, p);
+        let st: BigIntStats;
+        try {
+          if (!this.overlay) await fsp.lchown(p, attrs.uid, attrs.gid);
+          if (attrs.atime !== undefined || attrs.mtime !== undefined) {
+            const cur = await lstat(p);
+            await fsp.lutimes(
+              p,
+              attrs.atime !== undefined ? toSeconds(attrs.atime) : Number(cur.atimeNs) / 1e9,
+              attrs.mtime !== undefined ? toSeconds(attrs.mtime) : Number(cur.mtimeNs) / 1e9,
+            );
+          }
+          st = await lstat(p);
+          await this.setOwner(inoOf(st), { gen: genOf(st), uid: attrs.uid, gid: attrs.gid, mode: 0o777 });
+        } catch (e) {
+          await fsp.unlink(p).catch(() => undefined);
+          throw e;
+        }
+        return st;
+      });
+    } catch (e) {
+      throw this.err(e, 'symlink');
+    }
+  }
+
+  async mknod(dirIno: number, name: string, kind: 'fifo' | 'sock', attrs: CreateAttrs): Promise<{ stat: Stat; dir: DirChange }> {
+    this.checkOpen();
+    checkName(name);
+    if (kind !== 'fifo' && kind !== 'sock') throw new StoreError('ENOTSUP');
+    let tmp: string | undefined;
+    try {
+      // made in metaDir outside the namespace lock (spawning mkfifo takes milliseconds), then linked into place
+      tmp = await this.makeSpecialTemp(kind);
+      const t = tmp;
+      return await this.creating(false, dirIno, name, async (p) => {
+        await this.placeSpecial(kind, t, p);
+        let st: BigIntStats;
+        try {
+          if (!this.overlay) await fsp.lchown(p, attrs.uid, attrs.gid);
+          // p is the special file we just made: no symlink can take its place while we hold the lock
+          await fsp.chmod(p, this.realMode(kind, attrs.mode));
+          if (attrs.atime !== undefined || attrs.mtime !== undefined) {
+            const cur = await lstat(p);
+            await fsp.lutimes(
+              p,
+              attrs.atime !== undefined ? toSeconds(attrs.atime) : Number(cur.atimeNs) / 1e9,
+              attrs.mtime !== undefined ? toSeconds(attrs.mtime) : Number(cur.mtimeNs) / 1e9,
+            );
+          }
+          st = await lstat(p);
+          if (kindOf(Number(st.mode)) !== kind) fail('EIO', 'mknod: unexpected file type');
+          await this.setOwner(inoOf(st), { gen: genOf(st), uid: attrs.uid, gid: attrs.gid, mode: attrs.mode & 0o7777 });
+        } catch (e) {
+          await fsp.unlink(p).catch(() => undefined);
+          throw e;
+        }
+        return st;
+      });
+    } catch (e) {
+      throw this.err(e, 'mknod');
+    } finally {
+      if (tmp) await fsp.unlink(tmp).catch(() => undefined);
+    }
+  }
+
+  /**
+   * Makes a fifo (with mkfifo(1)) or a socket (bind of a unix socket) in
+   * metaDir/store-tmp under a random name.
+   */
+  private async makeSpecialTemp(kind: 'fifo' | 'sock'): Promise<string> {
+    const tmp = path.join(this.tmpDir, (kind === 'fifo' ? 'f' : 's') + randomBytes(6).toString('hex'));
+    if (kind === 'fifo') {
+      await new Promise<void>((resolve, reject) => {
+        execFile('mkfifo', ['-m', '600', '--', tmp], (err) => (err ? reject(new StoreError('ENOTSUP', 'mkfifo failed')) : resolve()));
+      });
+      return tmp;
+    }
+    if (Buffer.byteLength(tmp) > 100) fail('ENOTSUP', 'socket files need a short metaDir path');
+    const server = net.createServer();
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', () => reject(new StoreError('ENOTSUP', 'cannot make a socket file')));
+      server.listen(tmp, () => resolve());
+    });
+    // closing unlinks the bound name: keep a second name
+    const keep = tmp + 'k';
+    try {
+      await fsp.link(tmp, keep);
+    } finally {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await fsp.unlink(tmp).catch(() => undefined);
+    }
+    return keep;
+  }
+
+  /**
+   * Puts a special file made by makeSpecialTemp at `p` (EEXIST if the name is
+   * taken): a hard link fails atomically on an existing name. With metaDir on
+   * another file system, a fifo is made in place instead.
+   */
+  private async placeSpecial(kind: 'fifo' | 'sock', tmp: string, p: string): Promise<void> {
+    try {
+      await fsp.link(tmp, p);
+      return;
+    } catch (e) {
+      if (errnoOf(e) !== 'EXDEV') throw e;
+    }
+    if (kind === 'sock') fail('ENOTSUP', 'socket files need metaDir on the same file system as root');
+    await lstat(p).then(
+      () => fail('EEXIST'),
+      (err) => {
+        if (errnoOf(err) !== 'ENOENT') throw err;
+      },
+    );
+    await new Promise<void>((resolve, reject) => {
+      execFile('mkfifo', ['-m', '600', '--', p], (err) => (err ? reject(new StoreError('EEXIST', 'mkfifo failed')) : resolve()));
+    });
+  }
+
+  async link(ino: number, dirIno: number, name: string): Promise<{ stat: Stat; dir: DirChange }> {
+    this.checkOpen();
+    checkName(name);
+    try {
+      // exclusive: two racing links must not both pass the link-count check
+      return await this.lock.exclusive(async () => {
+        const src = await this.resolve(ino);
+        if (src.stat.kind === 'dir') fail('EISDIR');
+        if (src.stat.nlink >= MAX_LINKS) fail('EMLINK');
+        const dir = await this.dirInfo(dirIno);
+        this.checkDepth(dirIno);
+        const p = dir.path + '/' + name;
+        const dm = this.begin(dirIno, dir.stat.change);
+        const om = this.begin(ino, src.stat.change);
+        try {
+          await fsp.link(src.path, p);
+          const st = await lstat(p);
+          if (inoOf(st) !== ino) fail('EIO', 'link: inode mismatch');
+          this.end(om);
+          const s = this.toStat(st);
+          this.index.add(ino, dirIno, name, s.gen, s.kind, s.spaceUsed);
+          this.cacheStat(s, this.epoch);
+          const dc = await this.dirAfter(dm, (l) => listingAdd(l, name, ino));
+          return { stat: s, dir: dc };
+        } finally {
+          this.end(om);
+          this.end(dm);
+        }
+      });
+    } catch (e) {
+      throw this.err(e, 'link');
+    }
+  }
+
+  // ---------------------------------------------------------------- removal and rename
+
+  async remove(dirIno: number, name: string): Promise<{ removed: Stat; dir: DirChange }> {
+    this.checkOpen();
+    checkName(name);
+    try {
+      return await this.lock.exclusive(async () => {
+        const dir = await this.dirInfo(dirIno);
+        const p = dir.path + '/' + name;
+        const st = await lstat(p);
+        const removed = this.indexedStat(st, dirIno, name);
+        const dm = this.begin(dirIno, dir.stat.change);
+        const om = this.begin(removed.ino, removed.change);
+        try {
+          if (removed.kind === 'dir') await fsp.rmdir(p);
+          else await fsp.unlink(p);
+          this.unlinked(removed, dirIno, name, om);
+          const dc = await this.dirAfter(dm, (l) => listingRemove(l, name));
+          return { removed, dir: dc };
+        } finally {
+          this.end(om);
+          this.end(dm);
+        }
+      });
+    } catch (e) {
+      throw this.err(e, 'remove');
+    }
+  }
+
+  /** Fresh stat of an entry found by lstat; records the name in the index. */
+  private indexedStat(st: BigIntStats, dirIno: number, name: string): Stat {
+    const s = this.toStat(st);
+    const n = this.index.get(s.ino);
+    if (n && n.gen !== s.gen) this.forgetInode(s.ino);
+    this.index.add(s.ino, dirIno, name, s.gen, s.kind, s.spaceUsed);
+    return s;
+  }
+
+  /** Index upkeep after a name of `s` went away (m: the object's mutation). */
+  private unlinked(s: Stat, dirIno: number, name: string, m: Mutation): void {
+    const dead = s.kind === 'dir' || this.index.removeLink(s.ino, dirIno, name) || s.nlink <= 1;
+    if (dead) {
+      this.endDead(m);
+      this.forgetInode(s.ino);
+    } else {
+      this.end(m);
+    }
+  }
+
+  async rename(
+    fromDir: number,
+    fromName: string,
+    toDir: number,
+    toName: string,
+  ): Promise<{ from: DirChange; to: DirChange; replaced?: Stat }> {
+    this.checkOpen();
+    checkName(fromName);
+    checkName(toName);
+    try {
+      return await this.lock.exclusive(async () => {
+        const fd = await this.dirInfo(fromDir);
+        const td = fromDir === toDir ? fd : await this.dirInfo(toDir);
+        const fromPath = fd.path + '/' + fromName;
+        const toPath = td.path + '/' + toName;
+        const srcSt = await lstat(fromPath);
+        const src = this.indexedStat(srcSt, fromDir, fromName);
+        let dst: Stat | undefined;
+        try {
+          dst = this.toStat(await lstat(toPath));
+        } catch (e) {
+          if (errnoOf(e) !== 'ENOENT') throw e;
+        }
+        if (dst && dst.ino === src.ino) {
+          // two names of one file (or the same name): POSIX says do nothing
+          const same = { before: fd.stat.change, after: fd.stat.change };
+          return { from: same, to: fromDir === toDir ? same : { before: td.stat.change, after: td.stat.change } };
+        }
+        if (src.kind === 'dir') {
+          if (this.index.isAncestor(src.ino, toDir)) fail('EINVAL', 'cannot move a directory into itself');
+          this.checkDepth(toDir);
+        } else if (fromDir !== toDir) {
+          this.checkDepth(toDir);
+        }
+        if (dst) {
+          if (src.kind === 'dir' && dst.kind !== 'dir') fail('ENOTDIR');
+          if (src.kind !== 'dir' && dst.kind === 'dir') fail('EISDIR');
+          dst = this.indexedStat(await lstat(toPath), toDir, toName);
+        }
+        const fm = this.begin(fromDir, fd.stat.change);
+        const tm = fromDir === toDir ? undefined : this.begin(toDir, td.stat.change);
+        const sm = this.begin(src.ino, src.change);
+        const xm = dst ? this.begin(dst.ino, dst.change) : undefined;
+        try {
+          try {
+            await fsp.rename(fromPath, toPath);
+          } catch (e) {
+            if (errnoOf(e) === 'EEXIST') fail('ENOTEMPTY');
+            throw e;
+          }
+          if (dst && xm) this.unlinked(dst, toDir, toName, xm);
+          if (this.index.has(src.ino)) this.index.moveLink(src.ino, fromDir, fromName, toDir, toName);
+          else this.index.add(src.ino, toDir, toName, src.gen, src.kind, src.spaceUsed);
+          this.end(sm);
+          const from = await this.dirAfter(fm, (l) =>
+            fromDir === toDir
+              ? listingRemove(l, fromName) && (!dst || listingRemove(l, toName)) && listingAdd(l, toName, src.ino)
+              : listingRemove(l, fromName),
+          );
+          const to = tm
+            ? await this.dirAfter(tm, (l) => (!dst || listingRemove(l, toName)) && listingAdd(l, toName, src.ino))
+            : from;
+          return dst ? { from, to, replaced: dst } : { from, to };
+        } finally {
+          for (const m of [fm, tm, sm, xm]) if (m) this.end(m);
+        }
+      });
+    } catch (e) {
+      throw this.err(e, 'rename');
+    }
+  }
+
+  // ---------------------------------------------------------------- setattr
+
+  async setattr(ino: number, attrs: SetAttrs): Promise<Stat> {
+    this.checkOpen();
+    try {
+      return await this.lock.shared(async () => {
+        const cur = await this.resolveCached(ino);
+        const kind = cur.stat.kind;
+        if (
+          attrs.mode === undefined &&
+          attrs.uid === undefined &&
+          attrs.gid === undefined &&
+          attrs.size === undefined &&
+          attrs.atime === undefined &&
+          attrs.mtime === undefined
+        ) {
+          return cur.stat;
+        }
+        if (attrs.size !== undefined) {
+          if (kind === 'dir') fail('EISDIR');
+          if (kind !== 'reg') fail('EINVAL');
+          if (attrs.size < 0 || attrs.size > MAX_FILE_SIZE) fail('EFBIG');
+        }
+        const chown = attrs.uid !== undefined || attrs.gid !== undefined;
+        // the emulated owner after this call (kernel semantics: chown of a non-directory drops setuid/setgid)
+        let newMode = attrs.mode !== undefined ? attrs.mode & 0o7777 : cur.stat.mode;
+        if (attrs.mode === undefined && chown && kind !== 'dir') {
+          newMode &= ~0o4000;
+          if (newMode & 0o010) newMode &= ~0o2000;
+        }
+        const owner: Owner = {
+          gen: cur.stat.gen,
+          uid: attrs.uid ?? cur.stat.uid,
+          gid: attrs.gid ?? cur.stat.gid,
+          mode: kind === 'lnk' ? 0o777 : newMode,
+        };
+        const times = attrs.atime !== undefined || attrs.mtime !== undefined;
+        const atime = attrs.atime !== undefined ? toSeconds(attrs.atime) : cur.stat.atime.sec + cur.stat.atime.nsec / 1e9;
+        const mtime = attrs.mtime !== undefined ? toSeconds(attrs.mtime) : cur.stat.mtime.sec + cur.stat.mtime.nsec / 1e9;
+
+        let st: BigIntStats;
+        const m = this.begin(ino, cur.stat.change);
+        try {
+          if (kind === 'reg' || kind === 'dir') {
+            const flags = kind === 'dir' ? C.O_RDONLY | O_DIRECTORY : attrs.size !== undefined ? C.O_RDWR : C.O_RDONLY;
+            const { fh } = await this.openIno(ino, flags);
+            try {
+              if (chown) await fh.chown(this.overlay ? -1 : (attrs.uid ?? -1), this.overlay ? -1 : (attrs.gid ?? -1));
+              if (attrs.mode !== undefined) await fh.chmod(this.realMode(kind, attrs.mode));
+              if (attrs.size !== undefined) await fh.truncate(attrs.size);
+              if (times) await fh.utimes(atime, mtime);
+              st = await fh.stat({ bigint: true });
+            } finally {
+              await fh.close();
+            }
+          } else {
+            const p = cur.path;
+            const check = await lstat(p);
+            if (inoOf(check) !== ino) fail('ESTALE');
+            if (chown) await fsp.lchown(p, this.overlay ? -1 : (attrs.uid ?? -1), this.overlay ? -1 : (attrs.gid ?? -1));
+            // not a symlink (checked above, under the lock): chmod cannot be redirected
+            if (attrs.mode !== undefined && kind !== 'lnk') await fsp.chmod(p, this.realMode(kind, attrs.mode));
+            if (times) await fsp.lutimes(p, atime, mtime);
+            st = await lstat(p);
+          }
+          await this.setOwner(ino, owner);
+        } finally {
+          this.end(m);
+        }
+        const s = this.toStat(st);
+        this.index.setSpace(ino, s.spaceUsed);
+        this.cacheStat(s, this.epoch);
+        return s;
+      });
+    } catch (e) {
+      throw this.err(e, 'setattr');
+    }
+  }
+
+  // ---------------------------------------------------------------- I/O
+
+  async open(ino: number, writable: boolean): Promise<OpenFile> {
+    this.checkOpen();
+    try {
+      const f = await this.lock.shared(() => this.openFile(ino, writable, false));
+      this.privateFiles.add(f);
+      return f;
+    } catch (e) {
+      throw this.err(e, 'open');
+    }
+  }
+
+  private async openFile(ino: number, writable: boolean, shared: boolean): Promise<LocalFile> {
+    const cur = await this.resolveCached(ino);
+    if (cur.stat.kind === 'dir') fail('EISDIR');
+    if (cur.stat.kind !== 'reg') fail('EINVAL', 'not a regular file');
+    const { fh } = await this.openIno(ino, writable ? C.O_RDWR : C.O_RDONLY);
+    return new LocalFile(ino, writable, fh, shared);
+  }
+
+  async sharedFile(ino: number, writable: boolean): Promise<OpenFile> {
+    this.checkOpen();
+    const c = this.fdCache.get(ino);
+    if (c && !c.closed && (c.writable || !writable)) return c;
+    try {
+      return await this.lock.shared(async () => {
+        const again = this.fdCache.peek(ino);
+        if (again && !again.closed && (again.writable || !writable)) return again;
+        const f = await this.openFile(ino, writable || (again?.writable ?? false), true);
+        this.fdCache.set(ino, f);
+        return f;
+      });
+    } catch (e) {
+      throw this.err(e, 'open');
+    }
+  }
+
+  private asLocal(file: OpenFile): LocalFile {
+    if (!(file instanceof LocalFile)) throw new StoreError('EBADF');
+    return file;
+  }
+
+  /** Runs an fd operation; a shared fd evicted meanwhile is transparently reopened once. */
+  private async withFd<T>(file: LocalFile, fn: (fh: fsp.FileHandle) => Promise<T>): Promise<T> {
+    if (!file.shared) {
+      if (file.closed) throw new StoreError('EBADF');
+      return fn(file.fh);
+    }
+    let f = file;
+    if (f.closed) f = (await this.sharedFile(file.ino, file.writable)) as LocalFile;
+    try {
+      return await fn(f.fh);
+    } catch (e) {
+      if (errnoOf(e) !== 'EBADF' && !f.closed) throw e;
+      const again = (await this.sharedFile(file.ino, file.writable)) as LocalFile;
+      return fn(again.fh);
+    }
+  }
+
+  async read(file: OpenFile, into: Buffer, pos: number): Promise<{ bytes: number; eof: boolean }> {
+    this.checkOpen();
+    const f = this.asLocal(file);
+    if (pos < 0 || !Number.isSafeInteger(pos)) throw new StoreError('EINVAL');
+    try {
+      return await this.withFd(f, async (fh) => {
+        let got = 0;
+        while (got < into.length) {
+          const { bytesRead } = await fh.read(into, got, into.length - got, pos + got);
+          if (bytesRead === 0) break;
+          got += bytesRead;
+        }
+        if (got < into.length) return { bytes: got, eof: true };
+        let size = this.statCache.peek(f.ino)?.size;
+        if (size === undefined) size = Number((await fh.stat({ bigint: true })).size);
+        return { bytes: got, eof: pos + got >= size };
+      });
+    } catch (e) {
+      throw this.err(e, 'read');
+    }
+  }
+
+  async write(file: OpenFile, data: Buffer, pos: number, sync: boolean): Promise<number> {
+    this.checkOpen();
+    const f = this.asLocal(file);
+    if (!f.writable) throw new StoreError('EBADF', 'file not open for writing');
+    if (pos < 0 || !Number.isSafeInteger(pos)) throw new StoreError('EINVAL');
+    if (pos + data.length > MAX_FILE_SIZE) throw new StoreError('EFBIG');
+    try {
+      if (data.length === 0) {
+        if (sync) await this.withFd(f, (fh) => fh.datasync());
+        return 0;
+      }
+      return await this.withFd(f, async (fh) => {
+        let before = this.statCache.peek(f.ino)?.change;
+        if (before === undefined) before = this.toStat(await fh.stat({ bigint: true })).change;
+        // (no await between reading `before` and begin: nothing can be reported in between)
+        const m = this.begin(f.ino, before);
+        let done = 0;
+        try {
+          while (done < data.length) {
+            const { bytesWritten } = await fh.write(data, done, data.length - done, pos + done);
+            if (bytesWritten === 0) throw new StoreError('EIO', 'short write');
+            done += bytesWritten;
+          }
+          if (sync) await fh.datasync();
+        } finally {
+          this.end(m);
+        }
+        await this.refreshFromFd(f.ino, fh);
+        return done;
+      });
+    } catch (e) {
+      throw this.err(e, 'write');
+    }
+  }
+
+  /** Refreshes the cached stat of an inode from its fd (after a write). */
+  private async refreshFromFd(ino: number, fh: fsp.FileHandle): Promise<void> {
+    const epoch = this.epoch;
+    const st = await fh.stat({ bigint: true });
+    if (inoOf(st) !== ino || !this.index.has(ino)) return;
+    const s = this.toStat(st);
+    this.index.setSpace(ino, s.spaceUsed);
+    this.cacheStat(s, epoch);
+  }
+
+  async commit(file: OpenFile): Promise<void> {
+    this.checkOpen();
+    const f = this.asLocal(file);
+    try {
+      await this.withFd(f, (fh) => fh.sync());
+    } catch (e) {
+      throw this.err(e, 'commit');
+    }
+  }
+
+  async close(file: OpenFile): Promise<void> {
+    const f = this.asLocal(file);
+    if (f.shared || f.closed) return;
+    f.closed = true;
+    this.privateFiles.delete(f);
+    try {
+      await f.fh.close();
+    } catch (e) {
+      throw this.err(e, 'close');
+    }
+  }
+
+  // ---------------------------------------------------------------- lifecycle
+
+  /** Cache counters, for diagnostics and tests. */
+  cacheStats(): {
+    stat: ReturnType<Lru<number, Stat>['stats']>;
+    dir: ReturnType<Lru<number, Listing>['stats']>;
+    fd: ReturnType<Lru<number, LocalFile>['stats']>;
+    changeFloors: number;
+  } {
+    return { stat: this.statCache.stats(), dir: this.dirCache.stats(), fd: this.fdCache.stats(), changeFloors: this.changes.size };
+  }
+
+  async shutdown(): Promise<void> {
+    if (this.closed) return;
+    // let running namespace ops finish
+    await this.lock.exclusive(async () => {
+      this.closed = true;
+    });
+    this.fdCache.clear();
+    for (const f of this.privateFiles) {
+      f.closed = true;
+      await f.fh.close().catch(() => undefined);
+    }
+    this.privateFiles.clear();
+    this.statCache.clear();
+    this.dirCache.clear();
+    await this.overlay?.close();
+    this.log.debug('local store shut down');
+  }
+}
+
+/** Walks the tree once at startup and records every name. */
+async function buildIndex(root: string, rootDev: bigint, index: InodeIndex, log: Logger): Promise<void> {
+  const started = Date.now();
+  const dirs = new Map<string, number>([[root, index.rootIno]]);
+  let seen = 0;
+  let batch: fsWalk.Entry[] = [];
+  const flush = async (): Promise<void> => {
+    const entries = batch;
+    batch = [];
+    const stats = await Promise.all(entries.map((e) => lstat(e.path).catch(() => undefined)));
+    entries.forEach((e, i) => {
+      const st = stats[i];
+      if (!st || st.dev !== rootDev) return; // (mount points inside the tree are not served)
+      const parentPath = e.path.slice(0, e.path.length - e.name.length - 1);
+      const parent = dirs.get(parentPath);
+      if (parent === undefined) return;
+      const ino = inoOf(st); // throws for inode numbers beyond 2^53: refuse to start
+      const kind = kindOf(Number(st.mode));
+      index.add(ino, parent, e.name, genOf(st), kind, spaceOf(kind, st));
+      if (kind === 'dir') dirs.set(e.path, ino);
+    });
+  };
+  const stream = fsWalk.walkStream(root, {
+    followSymbolicLinks: false,
+    stats: false,
+    errorFilter: (err) => {
+      log.warn({ code: err.code }, 'index walk: skipping an unreadable directory');
+      return true;
+    },
+  });
+  // (async iteration over this stream can stall: drive it with events and pause while a batch is stat'ed)
+  await new Promise<void>((resolve, reject) => {
+    let ended = false;
+    let busy = false;
+    let failed = false;
+    const fin = (e?: unknown): void => {
+      if (failed) return;
+      if (e) {
+        failed = true;
+        stream.destroy();
+        reject(e instanceof StoreError ? new Error(`localefs store: ${e.message}`) : e);
+        return;
+      }
+      if (ended && !busy) {
+        flush().then(() => resolve(), fin);
+      }
+    };
+    stream.on('data', (e: fsWalk.Entry) => {
+      batch.push(e);
+      if (++seen % 100_000 === 0) log.info({ seen, elapsedMs: Date.now() - started }, 'indexing the tree');
+      if (batch.length >= 512 && !busy) {
+        busy = true;
+        stream.pause();
+        flush().then(() => {
+          busy = false;
+          if (ended) fin();
+          else stream.resume();
+        }, fin);
+      }
+    });
+    stream.on('error', fin);
+    stream.on('end', () => {
+      ended = true;
+      fin();
+    });
+  });
+  log.info({ files: index.size, elapsedMs: Date.now() - started }, 'index built');
+}
+
+/** Inserts a name into a sorted listing; false (caller drops the listing) on a cookie collision. */
+function listingAdd(l: Listing, name: string, ino: number): boolean {
+  const cookie = nameCookie(name);
+  const i = firstAfter(l.entries, cookie - 1);
+  if (i < l.entries.length && l.entries[i].cookie === cookie) return false;
+  if (i > 0 && l.entries[i - 1].cookie === cookie) return false;
+  l.entries.splice(i, 0, { name, cookie, ino });
+  return true;
+}
+
+/** Removes a name from a sorted listing; false when it is not found where expected. */
+function listingRemove(l: Listing, name: string): boolean {
+  const cookie = nameCookie(name);
+  const i = firstAfter(l.entries, cookie - 1);
+  if (i < l.entries.length && l.entries[i].cookie === cookie && l.entries[i].name === name) {
+    l.entries.splice(i, 1);
+    return true;
+  }
+  return false;
+}
