@@ -3,7 +3,7 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, rename, writeFile, open as openFile } from 'node:fs/promises';
 import type { Logger } from 'pino';
-import { LocalStore } from './store/local/store.js';
+import { LocalStore } from './store/local/local-store.js';
 import { NfsStateManager } from './state/manager.js';
 import { FhCodec } from './nfs4/fh.js';
 import { Nfs4Program } from './nfs4/dispatcher.js';

@@ -10,7 +10,7 @@ import * as N from '../../src/xdr/gen/nfs4.js';
 import type { CompoundCtx } from '../../src/nfs4/context.js';
 import { SELF_ENCODES, type OpSpec } from '../../src/nfs4/optable-types.js';
 import { ATTR_OPS } from '../../src/nfs4/ops/attr-ops.js';
-import { LocalStore } from '../../src/store/local/index.js';
+import { LocalStore } from '../../src/store/local/local-store.js';
 import type { Stat } from '../../src/store/types.js';
 import { FakeStore, listBitmap, mkCtx, mkFattr, parseFattr } from './attrs-helpers.js';
 

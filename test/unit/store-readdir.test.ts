@@ -3,7 +3,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { closeSync, openSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { LocalStore } from '../../src/store/local/store.js';
+import { LocalStore } from '../../src/store/local/local-store.js';
 import { assignCookies, nameCookie } from '../../src/store/local/cookie.js';
 import type { CreateAttrs } from '../../src/store/types.js';
 

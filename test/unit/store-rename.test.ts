@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { LocalStore } from '../../src/store/local/store.js';
+import { LocalStore } from '../../src/store/local/local-store.js';
 import { StoreError, type CreateAttrs } from '../../src/store/types.js';
 
 const dirs: string[] = [];

@@ -1,1 +1,0 @@
-export { LocalStore, LocalFile, type LocalStoreOptions } from './local-store.js';
