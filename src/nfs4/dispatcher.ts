@@ -91,7 +91,7 @@ export class Nfs4Program implements CallHandler {
       writeProgMismatch(w, call.xid, NFS_V4, NFS_V4);
       return finishRecord(w);
     }
-    if (call.credFlavor !== AUTH_SYS && call.credFlavor !== AUTH_NONE) {
+    if ((call.credFlavor !== AUTH_SYS && call.credFlavor !== AUTH_NONE) || call.badCred) {
       writeAuthError(w, call.xid, AUTH_BADCRED);
       return finishRecord(w);
     }

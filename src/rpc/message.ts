@@ -48,8 +48,10 @@ export interface CallHeader {
   vers: number;
   proc: number;
   credFlavor: number;
-  /** Set when credFlavor is AUTH_SYS. */
+  /** Set when credFlavor is AUTH_SYS and its body decoded. */
   authsys: AuthSys | undefined;
+  /** The credential body could not be decoded: answer AUTH_ERROR / AUTH_BADCRED. */
+  badCred: boolean;
   /** Offset of the procedure arguments within the record. */
   argsAt: number;
 }
@@ -68,18 +70,29 @@ export function decodeCall(r: XdrReader): CallHeader {
   r.u32(); // verifier flavor: ignored for AUTH_NONE/AUTH_SYS
   r.opaque(MAX_AUTH_BODY);
   let authsys: AuthSys | undefined;
+  let badCred = false;
   if (credFlavor === AUTH_SYS) {
-    const cr = new XdrReader(credBody);
-    const stamp = cr.u32();
-    const machinename = cr.string(MAX_MACHINENAME);
-    const uid = cr.u32();
-    const gid = cr.u32();
-    const n = cr.length(MAX_GIDS, 4);
-    const gids: number[] = new Array(n);
-    for (let i = 0; i < n; i++) gids[i] = cr.u32();
-    authsys = { stamp, machinename, uid, gid, gids };
+    try {
+      authsys = decodeAuthSys(credBody);
+    } catch (err) {
+      if (!(err instanceof XdrError)) throw err;
+      badCred = true;
+    }
   }
-  return { xid, rpcvers, prog, vers, proc, credFlavor, authsys, argsAt: r.pos };
+  return { xid, rpcvers, prog, vers, proc, credFlavor, authsys, badCred, argsAt: r.pos };
+}
+
+function decodeAuthSys(body: Buffer): AuthSys {
+  const cr = new XdrReader(body);
+  const stamp = cr.u32();
+  const machinename = cr.string(MAX_MACHINENAME);
+  const uid = cr.u32();
+  const gid = cr.u32();
+  const n = cr.length(MAX_GIDS, 4);
+  const gids: number[] = new Array(n);
+  for (let i = 0; i < n; i++) gids[i] = cr.u32();
+  if (cr.remaining !== 0) throw new XdrError('trailing bytes in AUTH_SYS credential');
+  return { stamp, machinename, uid, gid, gids };
 }
 
 /** Starts a reply record: reserves the record mark and writes an accepted-reply header. Returns the writer positioned at the results. */
