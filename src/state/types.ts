@@ -5,7 +5,7 @@
  * objects the store handed out and gives them back to the store (via the
  * `release` callback it was built with) when state ends or a lease expires.
  */
-import type { OpenFile } from '../store/types.js';
+import type { Identity, OpenFile } from '../store/types.js';
 
 /** A session's negotiated fore channel and slot table (details are the state layer's). */
 export interface Session {
@@ -47,6 +47,12 @@ export interface IoTarget {
   file: OpenFile;
   /** True when the store's shared fd cache owns `file` (anonymous/bypass stateid): do not close it. */
   shared: boolean;
+  /**
+   * For open/lock stateids: the identity whose OPEN granted the access. A
+   * caller with another identity (a "stolen" stateid) should get the usual
+   * permission check, as for the anonymous stateid.
+   */
+  openedBy?: Identity;
 }
 
 export interface StateManager {

@@ -14,7 +14,7 @@ import type { OpSpec } from '../../src/nfs4/optable-types.js';
 import { STATE_OPS } from '../../src/nfs4/ops/state-ops.js';
 import type { SessionImpl } from '../../src/state/sessions.js';
 import type { Stat } from '../../src/store/types.js';
-import { makeEnv, mount40, mount41, silent, type Env } from './state-fakes.js';
+import { Clock, FakeStore, makeEnv, mount40, mount41, silent, tempDir, type Env } from './state-fakes.js';
 
 let env: Env;
 afterEach(async () => {
@@ -142,6 +142,7 @@ describe('OPEN (4.1)', () => {
     const io = await env.sm.resolveIo(res.stateid, st.ino, true, 1);
     expect(io.shared).toBe(false);
     expect(io.file.writable).toBe(true);
+    expect(io.openedBy).toEqual({ uid: 1000, gid: 1000, gids: [] });
 
     // reopening it (not newly created) needs permission now
     const ctx2 = ctxFor(1, s);
@@ -248,7 +249,8 @@ describe('OPEN (4.1)', () => {
     const b = await ok<N.OPEN4resok>(ctx, 'OPEN', openArgs('f', { access: N.OPEN4_SHARE_ACCESS_WRITE }));
     expect(b.stateid.other.equals(a.stateid.other)).toBe(true);
     expect(b.stateid.seqid).toBe(2);
-    expect(env.store.openFiles().map((x) => x.writable)).toEqual([true]);
+    // the read-only fd is retired (a READ may still use it) and closed with the state
+    expect(env.store.openFiles().map((x) => x.writable)).toEqual([false, true]);
     // the old seqid is OLD now
     expect(await env.sm.resolveIo(a.stateid, f.ino, false, 1).catch((e: NfsError) => e.status)).toBe(N.NFS4ERR_OLD_STATEID);
     // seqid 0 means "current"
@@ -334,6 +336,25 @@ describe('OPEN (4.1)', () => {
     expect(r.eir_server_owner.so_major_id.toString()).toBe('localefs');
     expect(await fails(ctx, 'EXCHANGE_ID', args(N.SP4_MACH_CRED))).toBe(N.NFS4ERR_NOTSUPP);
     expect(await fails(ctx, 'EXCHANGE_ID', { ...args(N.SP4_NONE), eia_flags: N.EXCHGID4_FLAG_CONFIRMED_R })).toBe(N.NFS4ERR_INVAL);
+    expect(await fails(ctx, 'EXCHANGE_ID', { ...args(N.SP4_NONE), eia_flags: 0x4 })).toBe(N.NFS4ERR_INVAL);
+    // channels on which nothing could ever fit
+    const small = (req: number, resp: number): N.channel_attrs4 => ({
+      ca_headerpadsize: 0,
+      ca_maxrequestsize: req,
+      ca_maxresponsesize: resp,
+      ca_maxresponsesize_cached: 8192,
+      ca_maxoperations: 8,
+      ca_maxrequests: 8,
+      ca_rdma_ird: [],
+    });
+    const csFor = async (fore: N.channel_attrs4, back: N.channel_attrs4) => {
+      const x = await ok<N.EXCHANGE_ID4resok>(ctx, 'EXCHANGE_ID', { ...args(N.SP4_NONE), eia_clientowner: { co_verifier: Buffer.alloc(8), co_ownerid: Buffer.from('tiny') } });
+      return run(ctx, 'CREATE_SESSION', { csa_clientid: x.eir_clientid, csa_sequence: x.eir_sequenceid, csa_flags: 0, csa_fore_chan_attrs: fore, csa_back_chan_attrs: back, csa_cb_program: 1, csa_sec_parms: [] });
+    };
+    expect(((await csFor(small(20, 8192), small(8192, 8192))) as NfsError).status).toBe(N.NFS4ERR_TOOSMALL);
+    expect(((await csFor(small(8192, 0), small(8192, 8192))) as NfsError).status).toBe(N.NFS4ERR_TOOSMALL);
+    expect(((await csFor(small(8192, 8192), small(10, 8192))) as NfsError).status).toBe(N.NFS4ERR_TOOSMALL);
+    expect(await csFor(small(400, 400), small(8192, 8192))).not.toBeInstanceOf(NfsError);
     const cs = await ok<N.CREATE_SESSION4resok>(ctx, 'CREATE_SESSION', {
       csa_clientid: r.eir_clientid,
       csa_sequence: r.eir_sequenceid,
@@ -457,5 +478,76 @@ describe('OPEN and locks (4.0 seqids)', () => {
     expect(await fails(ctx, 'RENEW', { clientid: Buffer.alloc(8, 3) })).toBe(N.NFS4ERR_STALE_CLIENTID);
     await ok(ctx, 'RENEW', { clientid: cid });
     expect(await fails(ctx, 'DELEGPURGE', { clientid: cid })).toBe(N.NFS4ERR_NOTSUPP);
+  });
+});
+
+describe('reclaim after a restart', () => {
+  it('4.0: CLAIM_PREVIOUS and reclaim LOCKs in grace (no OPEN_CONFIRM needed), others get GRACE', async () => {
+    const metaDir = tempDir();
+    const clock = new Clock();
+    const store = new FakeStore();
+    const f = store.add(1, 'f', 'reg', 0o666);
+    env = makeEnv({ metaDir, clock, store, leaseSeconds: 20 });
+    await mount40(env.sm);
+    await env.sm.shutdown();
+
+    env = makeEnv({ metaDir, clock, store, leaseSeconds: 20 });
+    expect(env.sm.inGrace()).toBe(true);
+    const cid = await mount40(env.sm);
+    const ctx = ctxFor(0);
+    putfh(ctx, await store.getattr(f.ino));
+    const claimPrev: N.open_claim4 = { claim: N.CLAIM_PREVIOUS, delegate_type: N.OPEN_DELEGATE_NONE };
+    const o = await ok<N.OPEN4resok>(ctx, 'OPEN', openArgs('', { seqid: 40, clientid: cid, claim: claimPrev }));
+    expect(o.rflags & N.OPEN4_RESULT_CONFIRM).toBe(0);
+    await env.sm.resolveIo(o.stateid, f.ino, true, 0);
+    const lockArgs = (reclaim: boolean, seqid: number): N.LOCK4args => ({
+      locktype: N.WRITE_LT,
+      reclaim,
+      offset: 0,
+      length: 100,
+      locker: { new_lock_owner: true, open_owner: { open_seqid: seqid, open_stateid: o.stateid, lock_seqid: 1, lock_owner: { clientid: cid, owner: Buffer.from('lo') } } },
+    });
+    expect(await fails(ctx, 'LOCK', lockArgs(false, 41))).toBe(N.NFS4ERR_GRACE);
+    const l = await ok<N.LOCK4resok>(ctx, 'LOCK', lockArgs(true, 42));
+    expect(l.lock_stateid.seqid).toBe(1);
+    await putroot(ctx);
+    expect(await fails(ctx, 'OPEN', openArgs('f', { seqid: 43, clientid: cid }))).toBe(N.NFS4ERR_GRACE);
+    putfh(ctx, await store.getattr(f.ino));
+    expect(await fails(ctx, 'LOCKT', { locktype: N.READ_LT, offset: 0, length: 1, owner: { clientid: cid, owner: Buffer.from('x') } })).toBe(
+      N.NFS4ERR_GRACE,
+    );
+    clock.advance(10500);
+    env.sm.renew(cid);
+    clock.advance(10500);
+    env.sm.renew(cid);
+    expect(env.sm.inGrace()).toBe(false);
+    putfh(ctx, await store.getattr(f.ino));
+    expect(await fails(ctx, 'OPEN', openArgs('', { seqid: 44, clientid: cid, claim: claimPrev }))).toBe(N.NFS4ERR_NO_GRACE);
+    await putroot(ctx);
+    await ok(ctx, 'OPEN', openArgs('f', { seqid: 45, clientid: cid }));
+  });
+
+  it('4.1: a client unknown before the restart cannot reclaim', async () => {
+    const metaDir = tempDir();
+    const clock = new Clock();
+    const store = new FakeStore();
+    const f = store.add(1, 'f', 'reg', 0o666);
+    env = makeEnv({ metaDir, clock, store });
+    await mount41(env.sm, 'known');
+    await env.sm.shutdown();
+    env = makeEnv({ metaDir, clock, store });
+    const stranger = await mount41(env.sm, 'stranger', Buffer.alloc(8, 1), false);
+    const known = await mount41(env.sm, 'known', Buffer.alloc(8, 1), false);
+    const claimPrev: N.open_claim4 = { claim: N.CLAIM_PREVIOUS, delegate_type: N.OPEN_DELEGATE_NONE };
+    const c1 = ctxFor(1, stranger);
+    putfh(c1, await store.getattr(f.ino));
+    expect(await fails(c1, 'OPEN', openArgs('', { claim: claimPrev }))).toBe(N.NFS4ERR_NO_GRACE);
+    const c2 = ctxFor(1, known);
+    putfh(c2, await store.getattr(f.ino));
+    await ok(c2, 'OPEN', openArgs('', { claim: claimPrev }));
+    expect(env.sm.inGrace()).toBe(true);
+    await ok(c2, 'RECLAIM_COMPLETE', { rca_one_fs: false });
+    expect(env.sm.inGrace()).toBe(false);
+    expect(await fails(c2, 'RECLAIM_COMPLETE', { rca_one_fs: false })).toBe(N.NFS4ERR_COMPLETE_ALREADY);
   });
 });

@@ -1,0 +1,183 @@
+/**
+ * Byte-range locks: LOCK, LOCKT, LOCKU, RELEASE_LOCKOWNER (RFC 8881 18.10-18.12,
+ * 18.37 of RFC 7530). Advisory only (READ/WRITE never look at them), no
+ * blocking queue (the *W lock types behave like the plain ones; clients poll).
+ */
+import * as N from '../../xdr/gen/nfs4.js';
+import type { CompoundCtx } from '../context.js';
+import { NEEDS_CFH, V40_ONLY, type OpSpec } from '../optable-types.js';
+import { NfsError } from '../status.js';
+import type { NfsStateManager } from '../../state/manager.js';
+import type { Client } from '../../state/model.js';
+import { lockRange, readLockRange } from '../../state/locks.js';
+import type { XdrReader } from '../../xdr/reader.js';
+import { argStateid, sessionClientOrUndefined, snapshot, stateManager } from './state-common.js';
+
+function checkLocktype(t: number): void {
+  if (t < N.READ_LT || t > N.WRITEW_LT) throw new NfsError(N.NFS4ERR_INVAL, `locktype ${t}`);
+}
+
+function checkRange(offset: number, length: number): void {
+  if (!lockRange(offset, length).ok) throw new NfsError(N.NFS4ERR_INVAL, 'bad lock range');
+}
+
+/** Grace rules for LOCK: reclaims only in grace by clients allowed to reclaim; nothing else in grace. */
+function checkGrace(sm: NfsStateManager, client: Client, reclaim: boolean): void {
+  if (reclaim) {
+    if (!sm.inGrace()) throw new NfsError(N.NFS4ERR_NO_GRACE, 'not in grace period');
+    if (!sm.mayReclaim(client)) throw new NfsError(N.NFS4ERR_NO_GRACE, 'client has nothing to reclaim');
+  } else if (sm.inGrace()) {
+    throw new NfsError(N.NFS4ERR_GRACE, 'server in grace period');
+  }
+}
+
+function requireRegularCfh(ctx: CompoundCtx): void {
+  const kind = ctx.cfh!.stat.kind;
+  if (kind === 'reg') return;
+  throw new NfsError(kind === 'dir' ? N.NFS4ERR_ISDIR : N.NFS4ERR_INVAL, `locking a ${kind}`);
+}
+
+// Hand-written argument decoders: offset/length are read exactly (see readLockRange).
+
+function decodeLock(r: XdrReader): N.LOCK4args {
+  const locktype = r.i32();
+  const reclaim = r.bool();
+  const { offset, length } = readLockRange(r);
+  return { locktype, reclaim, offset, length, locker: N.decode_locker4(r) };
+}
+
+function decodeLockt(r: XdrReader): N.LOCKT4args {
+  const locktype = r.i32();
+  const { offset, length } = readLockRange(r);
+  return { locktype, offset, length, owner: N.decode_state_owner4(r) };
+}
+
+function decodeLocku(r: XdrReader): N.LOCKU4args {
+  const locktype = r.i32();
+  const seqid = r.u32();
+  const lock_stateid = N.decode_stateid4(r);
+  const { offset, length } = readLockRange(r);
+  return { locktype, seqid, lock_stateid, offset, length };
+}
+
+const LOCK: OpSpec<N.LOCK4args, N.LOCK4resok> = {
+  op: N.OP_LOCK,
+  name: 'LOCK',
+  flags: NEEDS_CFH,
+  decode: decodeLock,
+  async run(ctx, a) {
+    const sm = stateManager(ctx);
+    const minor = ctx.minorVersion;
+    const cfh = ctx.cfh!;
+    requireRegularCfh(ctx);
+    const sessionClient = sessionClientOrUndefined(ctx);
+    let res: N.LOCK4resok;
+    if (a.locker.new_lock_owner) {
+      const o = a.locker.open_owner!;
+      const sid = argStateid(ctx, o.open_stateid);
+      const open = sm.findOpenState(sid, minor, sessionClient, { seqid: false });
+      if (open.ino !== cfh.ino) throw new NfsError(N.NFS4ERR_BAD_STATEID, 'open stateid is for another file');
+      // 4.0: the open-owner's seqid sequences this LOCK (RFC 7530 16.10.5); its reply is replayed from there
+      res = await sm.withSeqid(open.owner, o.open_seqid, minor, 'LOCK', () => {
+        sm.checkStateSeqid(open, sid, minor);
+        if (minor === 0 && !open.owner.confirmed) throw new NfsError(N.NFS4ERR_BAD_STATEID, 'open not confirmed');
+        if (minor === 0 && !o.lock_owner.clientid.equals(open.client.id)) {
+          throw new NfsError(N.NFS4ERR_BAD_STATEID, 'lock-owner of another client');
+        }
+        checkLocktype(a.locktype);
+        checkRange(a.offset, a.length);
+        checkGrace(sm, open.client, a.reclaim);
+        const ls = sm.lockStateFor(open, o.lock_owner.owner, o.lock_seqid);
+        const lo = ls.owner;
+        try {
+          sm.lock(ls, a.locktype, a.offset, a.length);
+        } catch (err) {
+          sm.discardLockStateIfUnused(ls);
+          if (minor === 0 && err instanceof NfsError) {
+            // the lock-owner's sequence continues from lock_seqid (DENIED etc. advance it)
+            lo.seqid = o.lock_seqid >>> 0;
+            lo.lastReply = { op: 'LOCK', ok: false, err };
+          }
+          throw err;
+        }
+        const r = { lock_stateid: snapshot(ls) };
+        if (minor === 0) {
+          lo.seqid = o.lock_seqid >>> 0;
+          lo.lastReply = { op: 'LOCK', ok: true, value: r };
+        }
+        return r;
+      });
+    } else {
+      const e = a.locker.lock_owner!;
+      const sid = argStateid(ctx, e.lock_stateid);
+      const ls = sm.findLockState(sid, minor, sessionClient, { seqid: false });
+      if (ls.ino !== cfh.ino) throw new NfsError(N.NFS4ERR_BAD_STATEID, 'lock stateid is for another file');
+      res = await sm.withSeqid(ls.owner, e.lock_seqid, minor, 'LOCK', () => {
+        sm.checkStateSeqid(ls, sid, minor);
+        checkLocktype(a.locktype);
+        checkRange(a.offset, a.length);
+        checkGrace(sm, ls.client, a.reclaim);
+        sm.lock(ls, a.locktype, a.offset, a.length);
+        return { lock_stateid: snapshot(ls) };
+      });
+    }
+    ctx.currentStateid = res.lock_stateid;
+    return res;
+  },
+  encode: (w, res) => N.encode_LOCK4resok(w, res),
+};
+
+const LOCKT: OpSpec<N.LOCKT4args, void> = {
+  op: N.OP_LOCKT,
+  name: 'LOCKT',
+  flags: NEEDS_CFH,
+  decode: decodeLockt,
+  run(ctx, a) {
+    const sm = stateManager(ctx);
+    requireRegularCfh(ctx);
+    const client = ctx.minorVersion >= 1 ? sm.sessionClient(ctx.session) : sm.confirmedClient40(a.owner.clientid);
+    checkLocktype(a.locktype);
+    checkRange(a.offset, a.length);
+    if (sm.inGrace()) throw new NfsError(N.NFS4ERR_GRACE, 'server in grace period');
+    const d = sm.testLock(client, a.owner.owner, ctx.cfh!.ino, a.locktype, a.offset, a.length);
+    if (d) throw new NfsError(N.NFS4ERR_DENIED, 'lock conflict', (w) => N.encode_LOCK4denied(w, d));
+  },
+};
+
+const LOCKU: OpSpec<N.LOCKU4args, N.stateid4> = {
+  op: N.OP_LOCKU,
+  name: 'LOCKU',
+  flags: NEEDS_CFH,
+  decode: decodeLocku,
+  async run(ctx, a) {
+    const sm = stateManager(ctx);
+    const minor = ctx.minorVersion;
+    const sid = argStateid(ctx, a.lock_stateid);
+    const ls = sm.findLockState(sid, minor, sessionClientOrUndefined(ctx), { seqid: false });
+    if (ls.ino !== ctx.cfh!.ino) throw new NfsError(N.NFS4ERR_BAD_STATEID, 'lock stateid is for another file');
+    const res = await sm.withSeqid(ls.owner, a.seqid, minor, 'LOCKU', () => {
+      sm.checkStateSeqid(ls, sid, minor);
+      checkLocktype(a.locktype);
+      checkRange(a.offset, a.length);
+      sm.unlock(ls, a.offset, a.length);
+      return snapshot(ls);
+    });
+    ctx.currentStateid = res;
+    return res;
+  },
+  encode: (w, res) => N.encode_stateid4(w, res),
+};
+
+const RELEASE_LOCKOWNER: OpSpec<N.RELEASE_LOCKOWNER4args, void> = {
+  op: N.OP_RELEASE_LOCKOWNER,
+  name: 'RELEASE_LOCKOWNER',
+  flags: V40_ONLY,
+  decode: (r) => N.decode_RELEASE_LOCKOWNER4args(r),
+  run(ctx, a) {
+    const sm = stateManager(ctx);
+    const client = sm.confirmedClient40(a.lock_owner.clientid);
+    sm.releaseLockOwner(client, a.lock_owner.owner);
+  },
+};
+
+export const LOCK_OPS: OpSpec[] = [LOCK, LOCKT, LOCKU, RELEASE_LOCKOWNER];
