@@ -223,6 +223,12 @@ export class Nfs4Program implements CallHandler {
             ctx.replyBudget = cacheThis ? Math.min(session.maxResponseSize, session.maxResponseSizeCached) : session.maxResponseSize;
             w.patchU32(statusWordAt, N.NFS4_OK);
             N.encode_SEQUENCE4resok(w, outcome.resok as N.SEQUENCE4resok);
+            if (w.length - resStart > ctx.replyBudget) {
+              status = cacheThis ? N.NFS4ERR_REP_TOO_BIG_TO_CACHE : N.NFS4ERR_REP_TOO_BIG;
+              w.rollback(statusWordAt + 4);
+              w.patchU32(statusWordAt, status);
+              break;
+            }
             const limitError =
               numOps > session.maxOps ? N.NFS4ERR_TOO_MANY_OPS : r.end - argsStart > session.maxRequestSize ? N.NFS4ERR_REQ_TOO_BIG : 0;
             if (limitError) {
@@ -239,9 +245,8 @@ export class Nfs4Program implements CallHandler {
             if (!(spec.flags & SOLO_WITHOUT_SEQUENCE)) throw new NfsError(N.NFS4ERR_OP_NOT_IN_SESSION, spec.name);
             if (numOps > 1 && opcode !== N.OP_DESTROY_SESSION) throw new NfsError(N.NFS4ERR_NOT_ONLY_OP, spec.name);
             ctx.replyBudget = V40_REPLY_BUDGET;
-          } else if (spec.flags & SOLO_WITHOUT_SEQUENCE && opcode !== N.OP_DESTROY_SESSION && opcode !== N.OP_BIND_CONN_TO_SESSION) {
-            throw new NfsError(N.NFS4ERR_NOT_ONLY_OP, spec.name);
           }
+          // after SEQUENCE, EXCHANGE_ID / CREATE_SESSION / DESTROY_CLIENTID are allowed (RFC 8881 18.35.3, 18.36.3, 18.50.3)
         }
 
         // declared needs

@@ -7,7 +7,7 @@ import { MUTATES, NEEDS_CFH, NEEDS_SFH, SELF_ENCODES, type OpSpec } from '../opt
 import { NfsError } from '../status.js';
 import { checkComponent, MAX_SYMLINK_BYTES } from '../names.js';
 import { decodeSettable } from '../attrs.js';
-import type { DirChange, Stat } from '../../store/types.js';
+import type { DirChange, Identity, Stat } from '../../store/types.js';
 import { creationOwnership, mayAccess, mayDeleteEntry, MAY_EXEC, MAY_READ, MAY_WRITE } from '../../policy/permissions.js';
 import { AUTH_SYS } from '../../rpc/message.js';
 
@@ -316,6 +316,11 @@ export function effectiveStateid(ctx: CompoundCtx, sid: N.stateid4): N.stateid4 
   return sid;
 }
 
+/** I/O through another user's open is checked against the caller's own permissions (checked at OPEN otherwise). */
+function sameIdentity(a: Identity, b: Identity): boolean {
+  return a.uid === b.uid && a.gid === b.gid;
+}
+
 function isSpecialStateid(sid: N.stateid4): boolean {
   const first = sid.other[0];
   return (first === 0 || first === 0xff) && sid.other.every((b) => b === first);
@@ -333,6 +338,7 @@ const READ: OpSpec<ReadArgs, void> = {
     const sid = effectiveStateid(ctx, args.stateid);
     if (isSpecialStateid(sid)) requireAccess(ctx, await refresh(ctx, ref), MAY_READ);
     const target = await ctx.server.state.resolveIo(sid, ref.ino, false, ctx.minorVersion);
+    if (target.openedBy && !sameIdentity(target.openedBy, ctx.identity)) requireAccess(ctx, await refresh(ctx, ref), MAY_READ);
     const count = Math.max(0, Math.min(args.count, MAX_IO, replyRoom(ctx) - READ_OVERHEAD));
     const w = ctx.reply;
     const eofAt = w.reserveU32();
@@ -364,6 +370,7 @@ const WRITE: OpSpec<WriteArgs, N.WRITE4resok> = {
     const sid = effectiveStateid(ctx, args.stateid);
     if (isSpecialStateid(sid)) requireAccess(ctx, await refresh(ctx, ref), MAY_WRITE);
     const target = await ctx.server.state.resolveIo(sid, ref.ino, true, ctx.minorVersion);
+    if (target.openedBy && !sameIdentity(target.openedBy, ctx.identity)) requireAccess(ctx, await refresh(ctx, ref), MAY_WRITE);
     const sync = args.stable !== N.UNSTABLE4;
     // the payload goes from the request view to the file: no copy
     const bytes = await ctx.server.store.write(target.file, args.data, args.offset, sync);

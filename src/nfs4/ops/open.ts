@@ -228,8 +228,14 @@ async function claimCurrentFh(ctx: CompoundCtx, a: N.OPEN4args): Promise<Target>
   return { stat, ref, cinfo: { atomic: true, before: stat.change, after: stat.change }, attrset: [], created: false };
 }
 
-function checkGraceForNonReclaim(sm: NfsStateManager, client: Client, minor: number): void {
-  if (sm.inGrace()) throw new NfsError(N.NFS4ERR_GRACE, 'server in grace period');
+/**
+ * A non-reclaim OPEN during grace is allowed (RFC 8881 8.4.2.1 lets a server
+ * do so when it can tell no conflict is possible): EFS has no share-deny
+ * modes and no delegations, so an open can never conflict with a reclaim.
+ * Byte-range LOCK keeps the grace gate. This spares clients a stall of a
+ * whole lease after each restart.
+ */
+function checkGraceForNonReclaim(_sm: NfsStateManager, client: Client, minor: number): void {
   // RFC 8881 18.51.3: a 4.1 client must send RECLAIM_COMPLETE before non-reclaim locking state
   if (minor >= 1 && !client.reclaimComplete) throw new NfsError(N.NFS4ERR_GRACE, 'RECLAIM_COMPLETE not sent yet');
 }
