@@ -113,9 +113,7 @@ export class Nfs4Program implements CallHandler {
     if (replay) {
       // a retransmission on a slot: the cached COMPOUND4res goes out under this call's xid
       w.rollback(resultsAt);
-      w.ensure(replay.length);
-      w.buf.set(replay, w.pos);
-      w.pos += replay.length;
+      w.raw(replay);
     }
     return finishRecord(w);
   }

@@ -78,6 +78,13 @@ export class XdrWriter {
     this.pos += padded;
   }
 
+  /** Appends bytes that are already XDR-encoded (e.g. a cached reply). */
+  raw(data: Uint8Array): void {
+    this.ensure(data.length);
+    this.buf.set(data, this.pos);
+    this.pos += data.length;
+  }
+
   opaque(data: Uint8Array): void {
     this.u32(data.length);
     this.fixedOpaque(data);
