@@ -1,0 +1,394 @@
+import net from 'node:net';
+import tls from 'node:tls';
+import { constants as cryptoConstants } from 'node:crypto';
+import type { Logger } from 'pino';
+import { tryParseEfsClientCert, type EfsClientCert } from './efs-cert.js';
+import {
+  fileSystemIdFromEfsName,
+  regionFromEfsName,
+  verifyConnectToken,
+  type CredentialLookup,
+  type TokenCheckResult,
+} from './sigv4.js';
+
+/**
+ * The port-2049 front end (shared spec efs-utils.md §1.7, §8): one TCP
+ * listener carrying both plain ONC-RPC and TLS. The first byte decides:
+ * 0x16 (TLS handshake record) -> TLS server side; anything else -> plain
+ * (an RPC record mark starts 0x80 for a last fragment, 0x00 otherwise; the
+ * RPC layer deals with garbage). A connection that closes without sending
+ * anything (the helper's pre-mount probe) is dropped silently; one that
+ * sends nothing for `firstByteTimeoutMs` is destroyed.
+ *
+ * TLS: 1.2 and 1.3, a CertificateRequest is sent, any client certificate is
+ * accepted at TLS level (efs-utils' are self-signed), no renegotiation. SNI
+ * may be absent, an IP literal or the EFS DNS name; it is recorded, never
+ * required. After the handshake the client certificate is parsed and, when
+ * it carries the `.7.2` IAM token, verified (region: from SNI when it is an
+ * EFS name, else the configured regions).
+ */
+
+export interface PeerIdentity {
+  secure: boolean;
+  remoteAddress: string;
+  remotePort: number;
+  localAddress: string;
+  localPort: number;
+  /** SNI as sent by the client (TLS only). */
+  servername?: string;
+  /** File system id / region when the SNI is an EFS name `[az.]fs-….efs.<region>.…`. */
+  sniFileSystemId?: string;
+  sniRegion?: string;
+  /** Negotiated protocol, e.g. `TLSv1.3`, and cipher name. */
+  tlsProtocol?: string;
+  tlsCipher?: string;
+  /** Parsed client certificate (TLS with a certificate that parsed). */
+  clientCert?: EfsClientCert;
+  /** Set when the client sent a certificate that could not be parsed. */
+  certError?: string;
+  /**
+   * Result of verifying the IAM token, present when the certificate has a
+   * `.7.2` extension (well-formed or not) or could not be parsed at all
+   * (then `{ ok: false, reason: 'malformed' }`). Absent = anonymous.
+   */
+  tokenCheck?: TokenCheckResult;
+}
+
+export interface FrontTlsOptions {
+  cert: string | Buffer;
+  key: string | Buffer;
+  /** Chain/extra CA certificates sent with the server certificate (optional). */
+  ca?: string | Buffer;
+}
+
+export interface FrontVerifyOptions {
+  credentials?: CredentialLookup;
+  /** Configured regions (tried when SNI carries none). Default ['us-east-1']. */
+  regions?: readonly string[];
+  defaultAccount?: string;
+  clockSkewSeconds?: number;
+  now?(): Date;
+}
+
+export interface FrontListenerOptions {
+  /** Without it, TLS connections are refused (destroyed after their first byte). */
+  tls?: FrontTlsOptions;
+  /** Accept plaintext RPC (default true). */
+  plain?: boolean;
+  onConnection(socket: net.Socket | tls.TLSSocket, peer: PeerIdentity): void;
+  /** Source allow-list, checked before anything is read. */
+  allow?(remoteAddress: string): boolean;
+  verify?: FrontVerifyOptions;
+  log?: Pick<Logger, 'info' | 'debug' | 'warn'>;
+  firstByteTimeoutMs?: number;
+  handshakeTimeoutMs?: number;
+}
+
+export interface FrontServer extends net.Server {
+  /** Destroys connections still being sniffed or handshaking (the caller owns the handed-on ones). */
+  destroyPending(): void;
+}
+
+const TLS_HANDSHAKE = 0x16;
+
+function normaliseAddress(a: string | undefined): string {
+  return a ?? '';
+}
+
+export function createFrontListener(opts: FrontListenerOptions): FrontServer {
+  const log = opts.log;
+  const firstByteTimeoutMs = opts.firstByteTimeoutMs ?? 30_000;
+  const handshakeTimeoutMs = opts.handshakeTimeoutMs ?? 20_000;
+  const allowPlain = opts.plain ?? true;
+  const pending = new Set<net.Socket>();
+
+  let secureContext: tls.SecureContext | undefined;
+  if (opts.tls) {
+    secureContext = tls.createSecureContext({
+      cert: opts.tls.cert,
+      key: opts.tls.key,
+      ...(opts.tls.ca ? { ca: opts.tls.ca } : {}),
+      minVersion: 'TLSv1.2',
+      maxVersion: 'TLSv1.3',
+      secureOptions:
+        (cryptoConstants.SSL_OP_NO_RENEGOTIATION ?? 0) | (cryptoConstants.SSL_OP_CIPHER_SERVER_PREFERENCE ?? 0),
+    });
+  }
+
+  const baseIdentity = (s: net.Socket): PeerIdentity => ({
+    secure: false,
+    remoteAddress: normaliseAddress(s.remoteAddress),
+    remotePort: s.remotePort ?? 0,
+    localAddress: normaliseAddress(s.localAddress),
+    localPort: s.localPort ?? 0,
+  });
+
+  function startTls(socket: net.Socket, base: PeerIdentity): void {
+    const ts = new tls.TLSSocket(socket, {
+      isServer: true,
+      secureContext: secureContext!,
+      requestCert: true,
+      rejectUnauthorized: false,
+    });
+    // tls_wrap takes over the TCP handle and first consumes what we unshifted into the raw socket.
+    pending.delete(socket);
+    pending.add(ts);
+    const tag = `${base.remoteAddress}:${base.remotePort}`;
+    const timer = setTimeout(() => {
+      log?.info({ peer: tag }, 'TLS handshake timed out');
+      ts.destroy();
+    }, handshakeTimeoutMs);
+    const onEarlyError = (err: Error): void => {
+      clearTimeout(timer);
+      log?.info({ err: err.message, peer: tag }, 'TLS handshake failed');
+      ts.destroy();
+    };
+    ts.on('error', onEarlyError);
+    ts.on('close', () => {
+      clearTimeout(timer);
+      pending.delete(ts);
+    });
+    ts.once('secure', () => {
+      clearTimeout(timer);
+      pending.delete(ts);
+      ts.off('error', onEarlyError);
+      ts.on('error', (err) => log?.debug({ err: err.message, peer: tag }, 'TLS socket error'));
+      if (ts.destroyed) return;
+      onSecure(ts, base);
+    });
+  }
+
+  function onSecure(ts: tls.TLSSocket, base: PeerIdentity): void {
+    ts.disableRenegotiation();
+    const peer: PeerIdentity = { ...base, secure: true };
+    const sni = (ts as tls.TLSSocket & { servername?: string | false }).servername;
+    if (typeof sni === 'string' && sni.length > 0) {
+      peer.servername = sni;
+      const fsId = fileSystemIdFromEfsName(sni);
+      const region = regionFromEfsName(sni);
+      if (fsId) peer.sniFileSystemId = fsId;
+      if (region) peer.sniRegion = region;
+    }
+    const proto = ts.getProtocol();
+    if (proto) peer.tlsProtocol = proto;
+    const cipher = ts.getCipher();
+    if (cipher) peer.tlsCipher = cipher.name;
+    const x = ts.getPeerX509Certificate();
+    if (x) {
+      const parsed = tryParseEfsClientCert(x.raw);
+      if (parsed.ok) {
+        peer.clientCert = parsed.cert;
+        if (parsed.cert.clientAuth || parsed.cert.clientAuthError) {
+          const v = opts.verify ?? {};
+          peer.tokenCheck = verifyConnectToken({
+            cert: parsed.cert,
+            ...(v.credentials ? { credentials: v.credentials } : {}),
+            now: v.now ? v.now() : new Date(),
+            ...(peer.sniRegion ? { region: peer.sniRegion } : {}),
+            ...(v.regions ? { regions: v.regions } : {}),
+            ...(v.defaultAccount ? { defaultAccount: v.defaultAccount } : {}),
+            ...(v.clockSkewSeconds !== undefined ? { clockSkewSeconds: v.clockSkewSeconds } : {}),
+          });
+        }
+      } else {
+        peer.certError = parsed.error;
+        peer.tokenCheck = { ok: false, reason: 'malformed', detail: `client certificate: ${parsed.error}` };
+      }
+    }
+    log?.info(
+      {
+        peer: `${peer.remoteAddress}:${peer.remotePort}`,
+        sni: peer.servername,
+        proto: peer.tlsProtocol,
+        fs: peer.clientCert?.fileSystemId,
+        ap: peer.clientCert?.accessPointId,
+        principal: peer.tokenCheck?.ok ? peer.tokenCheck.principal.arn : undefined,
+        tokenFailure: peer.tokenCheck && !peer.tokenCheck.ok ? `${peer.tokenCheck.reason}: ${peer.tokenCheck.detail}` : undefined,
+        certError: peer.certError,
+      },
+      'TLS connection',
+    );
+    handOn(ts, peer);
+  }
+
+  function handOn(socket: net.Socket | tls.TLSSocket, peer: PeerIdentity): void {
+    try {
+      opts.onConnection(socket, peer);
+    } catch (err) {
+      log?.warn({ err: (err as Error).message }, 'connection handler failed');
+      socket.destroy();
+    }
+  }
+
+  const server = net.createServer({ pauseOnConnect: true, noDelay: true }, (socket) => {
+    const remote = normaliseAddress(socket.remoteAddress);
+    if (opts.allow) {
+      let ok = false;
+      try {
+        ok = opts.allow(remote);
+      } catch {
+        ok = false;
+      }
+      if (!ok) {
+        log?.info({ peer: `${remote}:${socket.remotePort}` }, 'connection refused by source allow-list');
+        socket.destroy();
+        return;
+      }
+    }
+    pending.add(socket);
+    socket.setNoDelay(true);
+    const peer = baseIdentity(socket);
+    const onError = (err: Error): void => {
+      log?.debug({ err: err.message, peer: `${remote}:${peer.remotePort}` }, 'socket error before hand-off');
+    };
+    socket.on('error', onError);
+    socket.on('close', () => pending.delete(socket));
+    socket.setTimeout(firstByteTimeoutMs, () => {
+      log?.debug({ peer: `${remote}:${peer.remotePort}` }, 'no data: closing');
+      socket.destroy();
+    });
+    socket.once('data', (chunk: Buffer) => {
+      socket.pause();
+      socket.setTimeout(0);
+      socket.unshift(chunk);
+      const first = chunk[0]!;
+      if (first === TLS_HANDSHAKE) {
+        if (!secureContext) {
+          log?.info({ peer: `${remote}:${peer.remotePort}` }, 'TLS connection but TLS is not configured: closing');
+          socket.destroy();
+          return;
+        }
+        startTls(socket, peer);
+        return;
+      }
+      if (!allowPlain) {
+        log?.info({ peer: `${remote}:${peer.remotePort}` }, 'plaintext connection refused (TLS required)');
+        socket.destroy();
+        return;
+      }
+      pending.delete(socket);
+      socket.off('error', onError);
+      socket.on('error', () => undefined); // the consumer adds its own handler; never let an early error crash us
+      handOn(socket, peer);
+      socket.resume();
+    });
+    socket.resume();
+  });
+
+  const front = server as FrontServer;
+  front.destroyPending = () => {
+    for (const s of pending) s.destroy();
+    pending.clear();
+  };
+  return front;
+}
+
+// ---------------------------------------------------------------------------------------------
+// CIDR matching (mount-target source allow-lists)
+
+/** 16 bytes for IPv6; IPv4 becomes its IPv4-mapped IPv6 form (::ffff:a.b.c.d). Undefined if not an address. */
+function parseIpTo16(input: string): { bytes: Uint8Array; v4: boolean } | undefined {
+  let a = input.trim();
+  if (a.startsWith('[') && a.endsWith(']')) a = a.slice(1, -1);
+  const zone = a.indexOf('%');
+  if (zone >= 0) a = a.slice(0, zone);
+  const kind = net.isIP(a);
+  if (kind === 4) {
+    const out = new Uint8Array(16);
+    out[10] = 0xff;
+    out[11] = 0xff;
+    a.split('.').forEach((p, i) => (out[12 + i] = Number(p)));
+    return { bytes: out, v4: true };
+  }
+  if (kind !== 6) return undefined;
+  // expand "::" and an embedded dotted IPv4 tail
+  let groups: number[] = [];
+  const parseGroups = (part: string): number[] | undefined => {
+    if (part === '') return [];
+    const out: number[] = [];
+    const items = part.split(':');
+    for (let i = 0; i < items.length; i++) {
+      const it = items[i]!;
+      if (it.includes('.')) {
+        if (i !== items.length - 1 || net.isIP(it) !== 4) return undefined;
+        const q = it.split('.').map(Number) as [number, number, number, number];
+        out.push((q[0] << 8) | q[1], (q[2] << 8) | q[3]);
+      } else {
+        out.push(parseInt(it, 16));
+      }
+    }
+    return out;
+  };
+  const dbl = a.indexOf('::');
+  if (dbl >= 0) {
+    const head = parseGroups(a.slice(0, dbl));
+    const tail = parseGroups(a.slice(dbl + 2));
+    if (!head || !tail) return undefined;
+    groups = [...head, ...new Array<number>(8 - head.length - tail.length).fill(0), ...tail];
+  } else {
+    const g = parseGroups(a);
+    if (!g) return undefined;
+    groups = g;
+  }
+  if (groups.length !== 8) return undefined;
+  const out = new Uint8Array(16);
+  groups.forEach((g, i) => {
+    out[2 * i] = g >> 8;
+    out[2 * i + 1] = g & 0xff;
+  });
+  return { bytes: out, v4: false };
+}
+
+export interface ParsedCidr {
+  bytes: Uint8Array;
+  /** Prefix length over the 128-bit (IPv4-mapped) form. */
+  prefix: number;
+}
+
+/** Parses `a.b.c.d/n`, `x::y/n` or a bare address (host route). Throws on invalid input. */
+export function parseCidr(cidr: string): ParsedCidr {
+  const slash = cidr.indexOf('/');
+  const addr = slash >= 0 ? cidr.slice(0, slash) : cidr;
+  const ip = parseIpTo16(addr);
+  if (!ip) throw new Error(`invalid CIDR ${JSON.stringify(cidr)}: bad address`);
+  const max = ip.v4 ? 32 : 128;
+  let prefix = max;
+  if (slash >= 0) {
+    const p = cidr.slice(slash + 1);
+    if (!/^\d{1,3}$/.test(p) || Number(p) > max) throw new Error(`invalid CIDR ${JSON.stringify(cidr)}: bad prefix length`);
+    prefix = Number(p);
+  }
+  return { bytes: ip.bytes, prefix: ip.v4 ? prefix + 96 : prefix };
+}
+
+function matches(c: ParsedCidr, ip: Uint8Array): boolean {
+  let bits = c.prefix;
+  for (let i = 0; i < 16 && bits > 0; i++, bits -= 8) {
+    const mask = bits >= 8 ? 0xff : (0xff << (8 - bits)) & 0xff;
+    if ((c.bytes[i]! & mask) !== (ip[i]! & mask)) return false;
+  }
+  return true;
+}
+
+/**
+ * True when `address` lies in `cidr`. IPv4 and IPv6; an IPv4 address and its
+ * IPv4-mapped IPv6 form (`::ffff:10.0.0.1`, what a dual-stack listener
+ * reports) are the same address on both sides. Invalid `address` -> false;
+ * invalid `cidr` throws.
+ */
+export function cidrContains(cidr: string | ParsedCidr, address: string): boolean {
+  const c = typeof cidr === 'string' ? parseCidr(cidr) : cidr;
+  const ip = parseIpTo16(address);
+  if (!ip) return false;
+  return matches(c, ip.bytes);
+}
+
+/** An `allow` function for createFrontListener from a list of CIDRs (empty list = allow all). */
+export function cidrAllowList(cidrs: readonly string[]): (address: string) => boolean {
+  const parsed = cidrs.map(parseCidr);
+  if (parsed.length === 0) return () => true;
+  return (address) => {
+    const ip = parseIpTo16(address);
+    return ip !== undefined && parsed.some((c) => matches(c, ip.bytes));
+  };
+}
