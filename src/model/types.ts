@@ -1,0 +1,280 @@
+/**
+ * The one model of EFS resources (file systems, access points, mount targets,
+ * credentials). A config file drives it now, the EFS management API will drive
+ * it later; the NFS side only ever reads it.
+ *
+ * Names follow the EFS API (camelCase here, PascalCase on the wire). Pure
+ * data and pure helpers: no I/O.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+
+// ---------------------------------------------------------------------------
+// IAM policy documents (shape as stored and returned by DescribeFileSystemPolicy)
+// ---------------------------------------------------------------------------
+
+export type StringOrList = string | string[];
+
+/** `"*"` or `{ "AWS": ..., "Service": ... }`. */
+export type PrincipalSpec = '*' | { AWS?: StringOrList; Service?: StringOrList; Federated?: StringOrList; CanonicalUser?: StringOrList };
+
+export type ConditionValue = string | number | boolean;
+/** operator -> condition key -> value(s). */
+export type ConditionBlock = Record<string, Record<string, ConditionValue | ConditionValue[]>>;
+
+export interface PolicyStatement {
+  Sid?: string;
+  Effect: 'Allow' | 'Deny';
+  Principal?: PrincipalSpec;
+  NotPrincipal?: PrincipalSpec;
+  Action?: StringOrList;
+  NotAction?: StringOrList;
+  Resource?: StringOrList;
+  NotResource?: StringOrList;
+  Condition?: ConditionBlock;
+}
+
+export interface PolicyDocument {
+  Version: string;
+  Id?: string;
+  Statement: PolicyStatement[];
+}
+
+// ---------------------------------------------------------------------------
+// Resources
+// ---------------------------------------------------------------------------
+
+export type LifeCycleState = 'creating' | 'available' | 'updating' | 'deleting' | 'deleted' | 'error';
+
+export interface Tag {
+  key: string;
+  value: string;
+}
+
+export interface PosixUser {
+  uid: number;
+  gid: number;
+  secondaryGids: number[];
+}
+
+export interface CreationInfo {
+  ownerUid: number;
+  ownerGid: number;
+  /** Octal string as in the API, e.g. "755" or "0750". */
+  permissions: string;
+}
+
+export interface RootDirectory {
+  /** "/" or an absolute path of 1–4 components, no trailing slash. */
+  path: string;
+  creationInfo?: CreationInfo;
+}
+
+export interface FileSystem {
+  fileSystemId: string;
+  arn: string;
+  /** 12-digit account id. */
+  ownerId: string;
+  region: string;
+  creationToken: string;
+  /** Value of the Name tag, if any. */
+  name?: string;
+  tags: Tag[];
+  /** Explicit file system policy, normalised; undefined = the default (allow all) policy. */
+  policy?: PolicyDocument;
+  /** Epoch seconds. */
+  creationTime: number;
+  lifeCycleState: LifeCycleState;
+  performanceMode: 'generalPurpose' | 'maxIO';
+  throughputMode: 'bursting' | 'provisioned' | 'elastic';
+  provisionedThroughputInMibps?: number;
+  encrypted: boolean;
+  kmsKeyId?: string;
+}
+
+export interface AccessPoint {
+  /** 'fsap-' + 17 hex. */
+  accessPointId: string;
+  arn: string;
+  fileSystemId: string;
+  ownerId: string;
+  clientToken: string;
+  name?: string;
+  posixUser?: PosixUser;
+  rootDirectory: RootDirectory;
+  tags: Tag[];
+  lifeCycleState: LifeCycleState;
+}
+
+export interface MountTarget {
+  /** 'fsmt-' + 17 hex. Mount targets have no ARN. */
+  mountTargetId: string;
+  fileSystemId: string;
+  ownerId: string;
+  /** Address the NFS listener binds (IPv4 or IPv6). */
+  ipAddress: string;
+  /** NFS port; undefined = the server default (2049). */
+  port?: number;
+  /** Source CIDRs allowed to connect (the security group); empty = nobody. */
+  allowedCidrs: string[];
+  lifeCycleState: LifeCycleState;
+}
+
+export interface Credential {
+  accessKeyId: string;
+  secretAccessKey: string;
+  sessionToken?: string;
+  /** arn:aws:iam::<acct>:role/..., user/..., root, or arn:aws:sts::<acct>:assumed-role/<role>/<session>. */
+  principalArn: string;
+  accountId: string;
+  /** Identity-based policies attached to the principal (normalised, no Principal element). */
+  identityPolicies?: PolicyDocument[];
+}
+
+export interface ModelOptions {
+  /** NFS status for writes on a connection without ClientWrite: NFS4ERR_ACCESS (default) or NFS4ERR_ROFS. */
+  readOnlyError: 'ACCESS' | 'ROFS';
+  /** uid/gid a squashed root (no ClientRootAccess) is mapped to. */
+  anonUid: number;
+  anonGid: number;
+}
+
+export const DEFAULT_OPTIONS: ModelOptions = { readOnlyError: 'ACCESS', anonUid: 65534, anonGid: 65534 };
+export const DEFAULT_REGION = 'us-east-1';
+/** Account used when the config names none (the conventional local-emulator account). */
+export const DEFAULT_ACCOUNT_ID = '000000000000';
+
+// ---------------------------------------------------------------------------
+// Config-level declarations: like the resources, but ids may be left to the
+// server (the default file system's id lives in the data directory).
+// ---------------------------------------------------------------------------
+
+export interface FileSystemDecl {
+  /** undefined = the default file system (the one the data directory holds). */
+  fileSystemId?: string;
+  creationToken?: string;
+  name?: string;
+  tags: Tag[];
+  /** Policy JSON text as written in the config, already checked; normalised when resolved. */
+  policyText?: string;
+}
+
+export interface AccessPointDecl {
+  accessPointId?: string;
+  /** undefined = the default file system. */
+  fileSystemId?: string;
+  name?: string;
+  clientToken?: string;
+  posixUser?: PosixUser;
+  rootDirectory: RootDirectory;
+  tags: Tag[];
+}
+
+export interface MountTargetDecl {
+  mountTargetId?: string;
+  fileSystemId?: string;
+  ipAddress: string;
+  port?: number;
+  allowedCidrs: string[];
+}
+
+export interface ModelConfig {
+  /** File the config came from (for messages), if any. */
+  source?: string;
+  region: string;
+  accountId: string;
+  options: ModelOptions;
+  fileSystems: FileSystemDecl[];
+  accessPoints: AccessPointDecl[];
+  mountTargets: MountTargetDecl[];
+  /** access key id -> credential. */
+  credentials: Map<string, Credential>;
+}
+
+/** The resolved model: every id and ARN known. */
+export interface Model {
+  region: string;
+  accountId: string;
+  options: ModelOptions;
+  fileSystems: Map<string, FileSystem>;
+  accessPoints: Map<string, AccessPoint>;
+  mountTargets: Map<string, MountTarget>;
+  credentials: Map<string, Credential>;
+}
+
+// ---------------------------------------------------------------------------
+// Ids and ARNs
+// ---------------------------------------------------------------------------
+
+export const FS_ID_RE = /^fs-[0-9a-f]{8,40}$/;
+export const AP_ID_RE = /^fsap-[0-9a-f]{8,40}$/;
+export const MT_ID_RE = /^fsmt-[0-9a-f]{8,40}$/;
+export const ACCOUNT_ID_RE = /^[0-9]{12}$/;
+export const REGION_RE = /^[a-z]{2}(-[a-z]+)+-[0-9]+$/;
+export const FS_ARN_RE = /^arn:aws[a-z-]*:elasticfilesystem:([a-z0-9-]+):([0-9]{12}):file-system\/(fs-[0-9a-f]{8,40})$/;
+export const AP_ARN_RE = /^arn:aws[a-z-]*:elasticfilesystem:([a-z0-9-]+):([0-9]{12}):access-point\/(fsap-[0-9a-f]{8,40})$/;
+
+export const isFileSystemId = (s: unknown): s is string => typeof s === 'string' && FS_ID_RE.test(s);
+export const isAccessPointId = (s: unknown): s is string => typeof s === 'string' && AP_ID_RE.test(s);
+export const isMountTargetId = (s: unknown): s is string => typeof s === 'string' && MT_ID_RE.test(s);
+export const isAccountId = (s: unknown): s is string => typeof s === 'string' && ACCOUNT_ID_RE.test(s);
+export const isRegion = (s: unknown): s is string => typeof s === 'string' && REGION_RE.test(s);
+
+function hex17(): string {
+  return randomBytes(9).toString('hex').slice(0, 17);
+}
+
+/** New long-format ids (17 hex digits). */
+export const newFileSystemId = (): string => `fs-${hex17()}`;
+export const newAccessPointId = (): string => `fsap-${hex17()}`;
+export const newMountTargetId = (): string => `fsmt-${hex17()}`;
+
+/** Stable id derived from a seed (for config-declared resources without an explicit id). */
+export function derivedId(prefix: 'fs' | 'fsap' | 'fsmt', seed: string): string {
+  return `${prefix}-${createHash('sha256').update(seed).digest('hex').slice(0, 17)}`;
+}
+
+export function fileSystemArn(region: string, accountId: string, fileSystemId: string): string {
+  return `arn:aws:elasticfilesystem:${region}:${accountId}:file-system/${fileSystemId}`;
+}
+
+export function accessPointArn(region: string, accountId: string, accessPointId: string): string {
+  return `arn:aws:elasticfilesystem:${region}:${accountId}:access-point/${accessPointId}`;
+}
+
+export interface ParsedEfsArn {
+  kind: 'file-system' | 'access-point';
+  region: string;
+  accountId: string;
+  id: string;
+}
+
+export function parseEfsArn(arn: string): ParsedEfsArn | undefined {
+  let m = FS_ARN_RE.exec(arn);
+  if (m) return { kind: 'file-system', region: m[1], accountId: m[2], id: m[3] };
+  m = AP_ARN_RE.exec(arn);
+  if (m) return { kind: 'access-point', region: m[1], accountId: m[2], id: m[3] };
+  return undefined;
+}
+
+/** API inputs take the bare id or the ARN: returns the bare id, or undefined if neither. */
+export function fileSystemIdFrom(idOrArn: string): string | undefined {
+  if (isFileSystemId(idOrArn)) return idOrArn;
+  const p = parseEfsArn(idOrArn);
+  return p?.kind === 'file-system' ? p.id : undefined;
+}
+
+export function accessPointIdFrom(idOrArn: string): string | undefined {
+  if (isAccessPointId(idOrArn)) return idOrArn;
+  const p = parseEfsArn(idOrArn);
+  return p?.kind === 'access-point' ? p.id : undefined;
+}
+
+/** Account id of an IAM/STS principal ARN (`arn:aws:iam::<acct>:...`), or undefined. */
+export function principalAccount(arn: string): string | undefined {
+  const m = /^arn:aws[a-z-]*:(?:iam|sts)::([0-9]{12}):/.exec(arn);
+  return m ? m[1] : undefined;
+}
+
+export function nameTag(tags: Tag[]): string | undefined {
+  return tags.find((t) => t.key === 'Name')?.value;
+}
