@@ -32,7 +32,8 @@ import {
   type MountTargetDecl,
   type PolicyDocument,
 } from './types.js';
-import { ModelValidationError, cidrProblem, clientTokenProblem, parseIp, validateAccessPointFields, validateTags } from './validate.js';
+import net from 'node:net';
+import { ModelValidationError, cidrProblem, clientTokenProblem, validateAccessPointFields, validateTags } from './validate.js';
 import { PolicyError, isValidCallerArn, normaliseFileSystemPolicy, parseIdentityPolicy } from '../policy/iam.js';
 
 export class ConfigError extends Error {
@@ -281,7 +282,7 @@ export function parseListen(s: string): { ipAddress: string; port?: number } | u
     host = i < 0 ? s : s.slice(0, i);
     port = i < 0 ? undefined : s.slice(i + 1);
   }
-  if (!parseIp(host)) return undefined;
+  if (net.isIP(host) === 0) return undefined;
   if (port === undefined) return { ipAddress: host };
   if (!/^[0-9]{1,5}$/.test(port) || Number(port) > 65535) return undefined;
   return { ipAddress: host, port: Number(port) };

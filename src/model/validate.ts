@@ -8,6 +8,7 @@
  * Inputs may use either spelling.
  */
 import type { CreationInfo, PosixUser, RootDirectory, Tag } from './types.js';
+import { parseCidr } from '../util/cidr.js';
 
 export type NameStyle = 'api' | 'config';
 
@@ -230,105 +231,14 @@ export function clientTokenProblem(t: unknown): string | undefined {
   return undefined;
 }
 
-// ---------------------------------------------------------------------------
-// IP addresses and CIDRs (mount target allow-lists, IpAddress conditions)
-// ---------------------------------------------------------------------------
-
-export interface IpAddr {
-  family: 4 | 6;
-  value: bigint;
-}
-
-function parseIpv4(s: string): bigint | undefined {
-  const parts = s.split('.');
-  if (parts.length !== 4) return undefined;
-  let v = 0n;
-  for (const p of parts) {
-    if (!/^(0|[1-9][0-9]{0,2})$/.test(p) || Number(p) > 255) return undefined;
-    v = (v << 8n) | BigInt(p);
-  }
-  return v;
-}
-
-function parseIpv6(s: string): bigint | undefined {
-  let text = s;
-  let tail: bigint[] = [];
-  const lastColon = text.lastIndexOf(':');
-  if (text.includes('.')) {
-    const v4 = parseIpv4(text.slice(lastColon + 1));
-    if (v4 === undefined) return undefined;
-    tail = [v4 >> 16n, v4 & 0xffffn];
-    text = text.slice(0, lastColon + 1);
-    if (!text.endsWith('::')) text = text.slice(0, -1);
-  }
-  const halves = text.split('::');
-  if (halves.length > 2) return undefined;
-  const group = (h: string) => (h === '' ? [] : h.split(':'));
-  const head = group(halves[0]);
-  const rest = halves.length === 2 ? group(halves[1]) : [];
-  for (const g of [...head, ...rest]) if (!/^[0-9a-fA-F]{1,4}$/.test(g)) return undefined;
-  const total = head.length + rest.length + tail.length;
-  if (halves.length === 1 ? total !== 8 : total > 7) return undefined;
-  const groups = [...head.map((g) => BigInt(`0x${g}`)), ...Array<bigint>(8 - total).fill(0n), ...rest.map((g) => BigInt(`0x${g}`)), ...tail];
-  return groups.reduce((acc, g) => (acc << 16n) | g, 0n);
-}
-
-/** Parse an IPv4 or IPv6 address (zone ids dropped). IPv4-mapped IPv6 becomes IPv4. */
-export function parseIp(s: string): IpAddr | undefined {
-  if (!s.includes(':')) {
-    const v = parseIpv4(s);
-    return v === undefined ? undefined : { family: 4, value: v };
-  }
-  const v = parseIpv6(s.replace(/%.*$/, ''));
-  if (v === undefined) return undefined;
-  if (v >> 32n === 0xffffn) return { family: 4, value: v & 0xffffffffn };
-  return { family: 6, value: v };
-}
-
-export interface Cidr {
-  family: 4 | 6;
-  network: bigint;
-  prefix: number;
-}
-
-export function parseCidr(s: string): Cidr | undefined {
-  const m = /^([^/]+)\/([0-9]{1,3})$/.exec(s);
-  if (!m) return undefined;
-  const ip = m[1].includes(':') ? parseIpv6(m[1].replace(/%.*$/, '')) : parseIpv4(m[1]);
-  if (ip === undefined) return undefined;
-  const family: 4 | 6 = m[1].includes(':') ? 6 : 4;
-  const bits = family === 4 ? 32 : 128;
-  const prefix = Number(m[2]);
-  if (prefix > bits) return undefined;
-  const mask = prefix === 0 ? 0n : ((1n << BigInt(prefix)) - 1n) << BigInt(bits - prefix);
-  return { family, network: ip & mask, prefix };
-}
-
+/** A CIDR block such as "10.0.0.0/16" or "::1/128" (the prefix length is required). */
 export function cidrProblem(s: unknown): string | undefined {
-  if (typeof s !== 'string' || !parseCidr(s)) return `must be a CIDR such as "10.0.0.0/16" or "::1/128", got ${JSON.stringify(s)}`;
-  return undefined;
-}
-
-/** Does the CIDR contain the address? IPv4-mapped IPv6 addresses (Node's dual-stack peers) count as IPv4. */
-export function cidrContains(cidr: string, address: string): boolean {
-  const c = parseCidr(cidr);
-  const a = parseIp(address);
-  if (!c || !a) return false;
-  let family = c.family;
-  let network = c.network;
-  let prefix = c.prefix;
-  if (c.family === 6 && a.family === 4 && prefix >= 96 && network >> 32n === 0xffffn) {
-    family = 4;
-    network &= 0xffffffffn;
-    prefix -= 96;
+  const bad = `must be a CIDR such as "10.0.0.0/16" or "::1/128", got ${JSON.stringify(s)}`;
+  if (typeof s !== 'string' || !s.includes('/')) return bad;
+  try {
+    parseCidr(s);
+    return undefined;
+  } catch {
+    return bad;
   }
-  if (family !== a.family) return false;
-  const bits = family === 4 ? 32 : 128;
-  const mask = prefix === 0 ? 0n : ((1n << BigInt(prefix)) - 1n) << BigInt(bits - prefix);
-  return (a.value & mask) === network;
-}
-
-/** Is the address allowed by any CIDR of the list? */
-export function addressAllowed(cidrs: string[], address: string): boolean {
-  return cidrs.some((c) => cidrContains(c, address));
 }

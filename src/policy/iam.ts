@@ -8,7 +8,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { ConditionBlock, ConditionValue, PolicyDocument, PolicyStatement, PrincipalSpec, StringOrList } from '../model/types.js';
-import { cidrContains } from '../model/validate.js';
+import { cidrContains } from '../util/cidr.js';
 
 export const POLICY_VERSION = '2012-10-17';
 export const MAX_POLICY_CHARS = 20_000;
