@@ -12,75 +12,10 @@ import { XdrError } from '../xdr/errors.js';
 import type { FileKind, FsStats, SetAttrs, Stat, Store, Timespec } from '../store/types.js';
 import { NfsError } from './status.js';
 import * as N from '../xdr/gen/nfs4.js';
+import { FATTR } from './attr-numbers.js';
 
-/* ------------------------------------------------------------------ */
-/* Attribute numbers (RFC 8881 section 5.8 / RFC 7530 section 5.7).     */
-/* Kept here so the table reads on its own; they are fixed by the RFCs. */
-/* ------------------------------------------------------------------ */
-
-export const A = {
-  SUPPORTED_ATTRS: 0,
-  TYPE: 1,
-  FH_EXPIRE_TYPE: 2,
-  CHANGE: 3,
-  SIZE: 4,
-  LINK_SUPPORT: 5,
-  SYMLINK_SUPPORT: 6,
-  NAMED_ATTR: 7,
-  FSID: 8,
-  UNIQUE_HANDLES: 9,
-  LEASE_TIME: 10,
-  RDATTR_ERROR: 11,
-  ACL: 12,
-  ACLSUPPORT: 13,
-  ARCHIVE: 14,
-  CANSETTIME: 15,
-  CASE_INSENSITIVE: 16,
-  CASE_PRESERVING: 17,
-  CHOWN_RESTRICTED: 18,
-  FILEHANDLE: 19,
-  FILEID: 20,
-  FILES_AVAIL: 21,
-  FILES_FREE: 22,
-  FILES_TOTAL: 23,
-  FS_LOCATIONS: 24,
-  HIDDEN: 25,
-  HOMOGENEOUS: 26,
-  MAXFILESIZE: 27,
-  MAXLINK: 28,
-  MAXNAME: 29,
-  MAXREAD: 30,
-  MAXWRITE: 31,
-  MIMETYPE: 32,
-  MODE: 33,
-  NO_TRUNC: 34,
-  NUMLINKS: 35,
-  OWNER: 36,
-  OWNER_GROUP: 37,
-  QUOTA_AVAIL_HARD: 38,
-  QUOTA_AVAIL_SOFT: 39,
-  QUOTA_USED: 40,
-  RAWDEV: 41,
-  SPACE_AVAIL: 42,
-  SPACE_FREE: 43,
-  SPACE_TOTAL: 44,
-  SPACE_USED: 45,
-  SYSTEM: 46,
-  TIME_ACCESS: 47,
-  TIME_ACCESS_SET: 48,
-  TIME_BACKUP: 49,
-  TIME_CREATE: 50,
-  TIME_DELTA: 51,
-  TIME_METADATA: 52,
-  TIME_MODIFY: 53,
-  TIME_MODIFY_SET: 54,
-  MOUNTED_ON_FILEID: 55,
-  // NFSv4.1
-  FS_LAYOUT_TYPE: 62,
-  LAYOUT_BLKSIZE: 65,
-  MODE_SET_MASKED: 74,
-  SUPPATTR_EXCLCREAT: 75,
-} as const;
+/** Attribute numbers, under the short name the attribute table uses. */
+export const A = FATTR;
 
 /* ------------------------------------------------------------------ */
 /* EFS limits and fixed facts                                           */

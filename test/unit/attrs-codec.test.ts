@@ -76,7 +76,7 @@ describe('supported_attrs', () => {
     expect(supportedAttrs(0)).toHaveLength(2);
     expect(supportedAttrs(1)).toHaveLength(3);
     for (const m of [0, 1]) {
-      expect(bitmapHas(supportedAttrs(m), A.FS_LAYOUT_TYPE)).toBe(false);
+      expect(bitmapHas(supportedAttrs(m), A.FS_LAYOUT_TYPES)).toBe(false);
       expect(bitmapHas(supportedAttrs(m), A.LAYOUT_BLKSIZE)).toBe(false);
       expect(bitmapHas(supportedAttrs(m), A.NAMED_ATTR)).toBe(true);
       expect(bitmapHas(supportedAttrs(m), A.TIME_CREATE)).toBe(true);
