@@ -1,0 +1,117 @@
+import type { AccessPoint, FileSystem, Model } from '../model/types.js';
+import type { Identity } from '../store/types.js';
+import type { PeerIdentity } from '../transport/front.js';
+import { authorizeClient, type RequestPrincipal } from './iam.js';
+
+/** The anonymous user and group root is squashed to without ClientRootAccess (Linux anonuid/anongid). */
+export const ANON_ID = 65534;
+
+/**
+ * What one connection may do, settled once when it connects: the three EFS
+ * client actions, the access point it came through, and why. Ops never
+ * evaluate policies; the dispatcher tests these flags.
+ */
+export interface Grant {
+  mount: boolean;
+  write: boolean;
+  root: boolean;
+  secure: boolean;
+  principal: RequestPrincipal;
+  accessPoint?: AccessPoint;
+  /** Set when the mount is refused before any policy ran (bad token, wrong file system, unknown access point). */
+  refusal?: string;
+}
+
+/** One CloudTrail-style line per mount decision. */
+export interface MountAudit {
+  event: 'ClientMountDecision';
+  fileSystemId: string;
+  principal: string;
+  sourceIPAddress: string;
+  tls: boolean;
+  accessPointId?: string;
+  decisions: { ClientMount: boolean; ClientWrite: boolean; ClientRootAccess: boolean };
+  decidedBy: { ClientMount: string; ClientWrite: string; ClientRootAccess: string };
+  refusal?: string;
+}
+
+/** A grant that lets everything through: the default policy for plain clients of a file system without a policy. */
+export const FULL_ACCESS: Grant = { mount: true, write: true, root: true, secure: false, principal: { kind: 'anonymous' } };
+
+function refuse(fs: FileSystem, peer: PeerIdentity, principal: RequestPrincipal, why: string, accessPointId?: string): { grant: Grant; audit: MountAudit } {
+  return {
+    grant: { mount: false, write: false, root: false, secure: peer.secure, principal, refusal: why },
+    audit: {
+      event: 'ClientMountDecision',
+      fileSystemId: fs.fileSystemId,
+      principal: principal.kind === 'iam' ? principal.arn : 'anonymous',
+      sourceIPAddress: peer.remoteAddress,
+      tls: peer.secure,
+      ...(accessPointId ? { accessPointId } : {}),
+      decisions: { ClientMount: false, ClientWrite: false, ClientRootAccess: false },
+      decidedBy: { ClientMount: why, ClientWrite: why, ClientRootAccess: why },
+      refusal: why,
+    },
+  };
+}
+
+/**
+ * Decides a connection's grant from what its TLS client certificate says
+ * (IAM principal, access point, file system) and the file system's policy.
+ */
+export function authorizeConnection(peer: PeerIdentity, fs: FileSystem, model: Pick<Model, 'accessPoints' | 'credentials'>): { grant: Grant; audit: MountAudit } {
+  let principal: RequestPrincipal = { kind: 'anonymous' };
+  const cert = peer.clientCert;
+  const apId = cert?.accessPointId;
+  if (peer.tokenCheck) {
+    if (!peer.tokenCheck.ok) return refuse(fs, peer, principal, `IAM token refused: ${peer.tokenCheck.reason} (${peer.tokenCheck.detail})`, apId);
+    principal = { kind: 'iam', arn: peer.tokenCheck.principal.arn, accountId: peer.tokenCheck.principal.accountId };
+  }
+  const named = cert?.fileSystemId ?? peer.sniFileSystemId;
+  if (named && named !== fs.fileSystemId) return refuse(fs, peer, principal, `the client asked for ${named}, this mount target serves ${fs.fileSystemId}`, apId);
+  let accessPoint: AccessPoint | undefined;
+  if (apId) {
+    accessPoint = model.accessPoints.get(apId);
+    if (!accessPoint || accessPoint.fileSystemId !== fs.fileSystemId || accessPoint.lifeCycleState !== 'available') {
+      return refuse(fs, peer, principal, `access point ${apId} does not exist on ${fs.fileSystemId}`, apId);
+    }
+  }
+  const identityPolicies =
+    principal.kind === 'iam' && peer.tokenCheck?.ok ? model.credentials.get(peer.tokenCheck.principal.accessKeyId)?.identityPolicies : undefined;
+  const decision = authorizeClient({
+    principal,
+    fileSystemArn: fs.arn,
+    ...(fs.policy ? { fsPolicy: fs.policy } : {}),
+    ...(identityPolicies ? { identityPolicies } : {}),
+    ...(accessPoint ? { accessPointArn: accessPoint.arn } : {}),
+    secureTransport: peer.secure,
+  });
+  const grant: Grant = { mount: decision.mount, write: decision.mount && decision.write, root: decision.mount && decision.root, secure: peer.secure, principal };
+  if (accessPoint) grant.accessPoint = accessPoint;
+  return {
+    grant,
+    audit: {
+      event: 'ClientMountDecision',
+      fileSystemId: fs.fileSystemId,
+      principal: principal.kind === 'iam' ? principal.arn : 'anonymous',
+      sourceIPAddress: peer.remoteAddress,
+      tls: peer.secure,
+      ...(accessPoint ? { accessPointId: accessPoint.accessPointId } : {}),
+      decisions: { ClientMount: decision.mount, ClientWrite: grant.write, ClientRootAccess: grant.root },
+      decidedBy: { ClientMount: decision.decidedBy.mount, ClientWrite: decision.decidedBy.write, ClientRootAccess: decision.decidedBy.root },
+    },
+  };
+}
+
+/**
+ * The identity a request runs as: the access point's PosixUser replaces the
+ * AUTH_SYS ids; without ClientRootAccess, id 0 becomes 65534 (root squash).
+ */
+export function effectiveIdentity(cred: Identity, grant: Grant): Identity {
+  const pu = grant.accessPoint?.posixUser;
+  const base: Identity = pu ? { uid: pu.uid, gid: pu.gid, gids: pu.secondaryGids } : cred;
+  if (grant.root) return base;
+  const squash = (id: number) => (id === 0 ? ANON_ID : id);
+  if (base.uid !== 0 && base.gid !== 0 && !base.gids.includes(0)) return base;
+  return { uid: squash(base.uid), gid: squash(base.gid), gids: base.gids.map(squash) };
+}
