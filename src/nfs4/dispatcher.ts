@@ -271,6 +271,7 @@ export class Nfs4Program implements CallHandler {
         }
         w.patchU32(statusWordAt, status);
         if (nfsErr?.body) nfsErr.body(w);
+        else spec?.errorBody?.(w);
         break;
       }
     }

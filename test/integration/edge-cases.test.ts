@@ -41,6 +41,22 @@ describe('op-level edge cases', () => {
     expect([N.NFS4ERR_RESTOREFH, N.NFS4ERR_NOFILEHANDLE]).toContain((await c.compound([op.putrootfh(), op.restorefh()])).status);
   });
 
+  it('answers as RFC 7530/8881 say where pynfs found us wrong', async () => {
+    // SETATTR4res carries attrsset after any error, also one the dispatcher raised (SATT5)
+    const noFh = await c.compound([op.setattr({ mode: 0o644 })]);
+    expect(noFh.status).toBe(N.NFS4ERR_NOFILEHANDLE);
+    expect(noFh.resarray[1]!.opsetattr?.attrsset).toEqual([]);
+    // READLINK of a non-symlink, a directory included, is INVAL (RDLK2d)
+    expect((await c.compound([op.putrootfh(), op.readlink()])).status).toBe(N.NFS4ERR_INVAL);
+    // a READ far beyond any possible file answers EOF with no data (RD5a)
+    const far = await c.run([op.putfh(await c.lookupPath('/e/file')), op.read(ANON_STATEID, 2 ** 62, 10)]);
+    expect(far[1]!.opread?.resok4).toMatchObject({ eof: true });
+    expect(far[1]!.opread?.resok4?.data.length).toBe(0);
+    // 4.0: RESTOREFH without a saved filehandle has its own error (RSFH1)
+    const v40 = await srv.client({ minorVersion: 0 });
+    expect((await v40.compound([op.putrootfh(), op.restorefh()])).status).toBe(N.NFS4ERR_RESTOREFH);
+  });
+
   it('SAVEFH/RESTOREFH and LOOKUPP walk the tree', async () => {
     const res = await c.run([op.putrootfh(), op.lookup('e'), op.savefh(), op.lookup('file'), op.restorefh(), op.getattr([FATTR.TYPE]), op.lookupp(), op.getfh()]);
     expect(decodeAttrs(res[5]!.opgetattr!.resok4!.obj_attributes).type).toBe(FILE_TYPE.DIR);

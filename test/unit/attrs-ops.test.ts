@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { XdrReader } from '../../src/xdr/reader.js';
 import { XdrWriter } from '../../src/xdr/writer.js';
-import { NfsError } from '../../src/nfs4/status.js';
+import { NfsError, toNfsError } from '../../src/nfs4/status.js';
 import * as N from '../../src/xdr/gen/nfs4.js';
 import type { CompoundCtx } from '../../src/nfs4/context.js';
 import { MUTATES, NEEDS_CFH, SELF_ENCODES, type OpSpec } from '../../src/nfs4/optable-types.js';
@@ -33,10 +33,12 @@ async function call(spec: OpSpec, ctx: CompoundCtx, args: (w: XdrWriter) => void
     const res = await spec.run(ctx, decoded);
     if (!(spec.flags & SELF_ENCODES) && spec.encode) spec.encode(w, res);
     return { status: N.NFS4_OK, body: Buffer.from(w.buf.subarray(start, w.length)) };
-  } catch (e) {
-    if (!(e instanceof NfsError)) throw e;
+  } catch (err) {
+    const e = toNfsError(err);
+    if (!e) throw err;
     w.rollback(start);
     if (e.body) e.body(w);
+    else spec.errorBody?.(w);
     return { status: e.status, body: Buffer.from(w.buf.subarray(start, w.length)) };
   }
 }

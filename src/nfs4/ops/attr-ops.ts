@@ -7,7 +7,7 @@ import type { XdrWriter } from '../../xdr/writer.js';
 import { StoreError, type Stat } from '../../store/types.js';
 import { checkSetattr, mayAccess, MAY_READ } from '../../policy/permissions.js';
 import { replyRoom, type CompoundCtx, type FileRef, type StateidRef } from '../context.js';
-import { NfsError, toNfsError } from '../status.js';
+import { NfsError } from '../status.js';
 import { MUTATES, NEEDS_CFH, SELF_ENCODES, type OpSpec } from '../optable-types.js';
 import * as N from '../../xdr/gen/nfs4.js';
 import {
@@ -24,6 +24,8 @@ import {
   type AttrSource,
   type Fattr4,
 } from '../attrs.js';
+import { argStateid } from './state-common.js';
+import { isAnonymousStateid, isBypassStateid } from '../../state/stateids.js';
 
 /* ------------------------------------------------------------------ */
 /* Shared helpers                                                       */
@@ -61,10 +63,6 @@ function decodeStateid(r: XdrReader): StateidRef {
   return { seqid, other };
 }
 
-function allBytes(b: Buffer, v: number): boolean {
-  for (let i = 0; i < b.length; i++) if (b[i] !== v) return false;
-  return true;
-}
 
 /* ------------------------------------------------------------------ */
 /* GETATTR                                                              */
@@ -126,15 +124,8 @@ async function setattr(ctx: CompoundCtx, args: SETATTR4args): Promise<SetattrRes
     if (stat.kind === 'dir') throw new NfsError(N.NFS4ERR_ISDIR, 'size of a directory');
     if (stat.kind !== 'reg') throw new NfsError(N.NFS4ERR_INVAL, `size of a ${stat.kind}`);
     if (set.size > MAX_FILESIZE) throw new NfsError(N.NFS4ERR_FBIG, `size ${set.size}`);
-    let sid = args.stateid;
-    // 4.1 "current stateid" (seqid 1, other all zeros)
-    if (ctx.minorVersion >= 1 && sid.seqid === 1 && allBytes(sid.other, 0)) {
-      if (!ctx.currentStateid) throw new NfsError(N.NFS4ERR_BAD_STATEID, 'no current stateid');
-      sid = ctx.currentStateid;
-    }
-    const anonymous = sid.seqid === 0 && allBytes(sid.other, 0);
-    const bypass = sid.seqid === 0xffffffff && allBytes(sid.other, 0xff);
-    if (!anonymous && !bypass) {
+    const sid = argStateid(ctx, args.stateid);
+    if (!isAnonymousStateid(sid) && !isBypassStateid(sid)) {
       // Validates ownership by this file, currency and write access (OPENMODE); renews the lease.
       await ctx.server.state.resolveIo(sid, cfh.ino, true, ctx.minorVersion);
       sizeCoveredByStateid = true;
@@ -158,18 +149,8 @@ const SETATTR: OpSpec<SETATTR4args, SetattrRes> = {
   name: 'SETATTR',
   flags: NEEDS_CFH | MUTATES,
   decode: (r) => ({ stateid: decodeStateid(r), obj_attributes: decodeFattr(r) }),
-  async run(ctx, args) {
-    try {
-      return await setattr(ctx, args);
-    } catch (e) {
-      const ne = toNfsError(e);
-      if (!ne) {
-        ctx.server.log.error({ err: e }, 'SETATTR failed');
-        throw new NfsError(N.NFS4ERR_SERVERFAULT, String(e), EMPTY_ATTRSSET);
-      }
-      throw new NfsError(ne.status, ne.detail, EMPTY_ATTRSSET);
-    }
-  },
+  run: setattr,
+  errorBody: EMPTY_ATTRSSET,
   encode(w, res) {
     encodeBitmap(w, res.attrsset);
   },

@@ -6,10 +6,19 @@ import { replyRoom } from '../context.js';
 import { MUTATES, NEEDS_CFH, NEEDS_SFH, SELF_ENCODES, type OpSpec } from '../optable-types.js';
 import { NfsError } from '../status.js';
 import { checkComponent, MAX_SYMLINK_BYTES } from '../names.js';
-import { decodeSettable } from '../attrs.js';
+import { decodeSettable, MAX_FILESIZE } from '../attrs.js';
 import type { DirChange, Identity, Stat } from '../../store/types.js';
 import { creationOwnership, mayAccess, mayDeleteEntry, MAY_EXEC, MAY_READ, MAY_WRITE } from '../../policy/permissions.js';
 import { AUTH_SYS } from '../../rpc/message.js';
+import { argStateid } from './state-common.js';
+import { isAnonymousStateid, isBypassStateid } from '../../state/stateids.js';
+
+const isSpecialStateid = (sid: N.stateid4): boolean => isAnonymousStateid(sid) || isBypassStateid(sid);
+
+/** I/O through another user's open is checked against the caller's own permissions (checked at OPEN otherwise). */
+function sameIdentity(a: Identity, b: Identity): boolean {
+  return a.uid === b.uid && a.gid === b.gid;
+}
 
 /** Largest READ/WRITE payload (EFS: 1 MiB). */
 export const MAX_IO = 1024 * 1024;
@@ -99,9 +108,11 @@ const SAVEFH: OpSpec<undefined, void> = {
 const RESTOREFH: OpSpec<undefined, void> = {
   op: N.OP_RESTOREFH,
   name: 'RESTOREFH',
-  flags: NEEDS_SFH,
+  flags: 0,
   decode: noArgs,
   run(ctx) {
+    // RFC 7530 16.29.4 names its own error for this; RFC 8881 18.27.4 uses NOFILEHANDLE
+    if (!ctx.sfh) throw new NfsError(ctx.minorVersion === 0 ? N.NFS4ERR_RESTOREFH : N.NFS4ERR_NOFILEHANDLE, 'no saved filehandle');
     ctx.cfh = ctx.sfh;
     ctx.currentStateid = ctx.savedStateid;
   },
@@ -171,8 +182,7 @@ const READLINK: OpSpec<undefined, N.READLINK4resok> = {
   decode: noArgs,
   async run(ctx) {
     const ref = cfh(ctx);
-    if (ref.stat.kind === 'dir') throw new NfsError(N.NFS4ERR_ISDIR);
-    if (ref.stat.kind !== 'lnk') throw new NfsError(N.NFS4ERR_INVAL);
+    if (ref.stat.kind !== 'lnk') throw new NfsError(N.NFS4ERR_INVAL, 'not a symbolic link');
     return { link: await ctx.server.store.readlink(ref.ino) };
   },
   encode: (w, res) => N.encode_READLINK4resok(w, res),
@@ -307,24 +317,6 @@ interface ReadArgs {
   count: number;
 }
 
-/** Resolves the 4.1 "current stateid" special value (seqid 1, other all zero). */
-export function effectiveStateid(ctx: CompoundCtx, sid: N.stateid4): N.stateid4 {
-  if (ctx.minorVersion === 1 && sid.seqid === 1 && sid.other.every((b) => b === 0)) {
-    if (!ctx.currentStateid) throw new NfsError(N.NFS4ERR_BAD_STATEID, 'no current stateid');
-    return ctx.currentStateid;
-  }
-  return sid;
-}
-
-/** I/O through another user's open is checked against the caller's own permissions (checked at OPEN otherwise). */
-function sameIdentity(a: Identity, b: Identity): boolean {
-  return a.uid === b.uid && a.gid === b.gid;
-}
-
-function isSpecialStateid(sid: N.stateid4): boolean {
-  const first = sid.other[0];
-  return (first === 0 || first === 0xff) && sid.other.every((b) => b === first);
-}
 
 const READ: OpSpec<ReadArgs, void> = {
   op: N.OP_READ,
@@ -335,7 +327,7 @@ const READ: OpSpec<ReadArgs, void> = {
     const ref = cfh(ctx);
     if (ref.stat.kind === 'dir') throw new NfsError(N.NFS4ERR_ISDIR);
     if (ref.stat.kind !== 'reg') throw new NfsError(ref.stat.kind === 'lnk' && ctx.minorVersion === 1 ? N.NFS4ERR_SYMLINK : N.NFS4ERR_INVAL);
-    const sid = effectiveStateid(ctx, args.stateid);
+    const sid = argStateid(ctx, args.stateid);
     if (isSpecialStateid(sid)) requireAccess(ctx, await refresh(ctx, ref), MAY_READ);
     const target = await ctx.server.state.resolveIo(sid, ref.ino, false, ctx.minorVersion);
     if (target.openedBy && !sameIdentity(target.openedBy, ctx.identity)) requireAccess(ctx, await refresh(ctx, ref), MAY_READ);
@@ -344,7 +336,9 @@ const READ: OpSpec<ReadArgs, void> = {
     const eofAt = w.reserveU32();
     const { lengthAt, view } = w.reserveOpaque(count);
     // the file is read straight into the reply slab
-    const { bytes, eof } = count === 0 ? { bytes: 0, eof: args.offset >= ref.stat.size } : await ctx.server.store.read(target.file, view, args.offset);
+    // nothing can lie beyond the largest file size: answer EOF without asking the store
+    const nothing = count === 0 || args.offset >= MAX_FILESIZE;
+    const { bytes, eof } = nothing ? { bytes: 0, eof: args.offset >= ref.stat.size } : await ctx.server.store.read(target.file, view, args.offset);
     w.patchU32(eofAt, eof ? 1 : 0);
     w.finishOpaque(lengthAt, bytes);
   },
@@ -367,7 +361,7 @@ const WRITE: OpSpec<WriteArgs, N.WRITE4resok> = {
     if (ref.stat.kind === 'dir') throw new NfsError(N.NFS4ERR_ISDIR);
     if (ref.stat.kind !== 'reg') throw new NfsError(ref.stat.kind === 'lnk' && ctx.minorVersion === 1 ? N.NFS4ERR_SYMLINK : N.NFS4ERR_INVAL);
     if (args.data.length > MAX_IO) throw new NfsError(N.NFS4ERR_INVAL, 'write larger than maxwrite');
-    const sid = effectiveStateid(ctx, args.stateid);
+    const sid = argStateid(ctx, args.stateid);
     if (isSpecialStateid(sid)) requireAccess(ctx, await refresh(ctx, ref), MAY_WRITE);
     const target = await ctx.server.state.resolveIo(sid, ref.ino, true, ctx.minorVersion);
     if (target.openedBy && !sameIdentity(target.openedBy, ctx.identity)) requireAccess(ctx, await refresh(ctx, ref), MAY_WRITE);
