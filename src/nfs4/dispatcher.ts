@@ -20,7 +20,9 @@ import {
 } from '../rpc/message.js';
 import type { CallHandler, RpcConnection } from '../rpc/connection.js';
 import type { CompoundCtx, RpcCred, ServerCtx } from './context.js';
+import { DuplicateRequestCache } from './drc.js';
 import {
+  MUTATES,
   NEEDS_CFH,
   NEEDS_SFH,
   SELF_ENCODES,
@@ -46,6 +48,16 @@ const MAX_TAG = 1024;
 const FINGERPRINT_BYTES = 512;
 
 const NOBODY = 65534;
+/** compound() result meaning: send no reply (a retransmission of a request still running). */
+const DROP = Buffer.alloc(0);
+
+/** Identifies a request's content, to tell a retransmission from a new request under the same slot or xid. */
+function fingerprintOf(r: XdrReader, argsStart: number): Buffer {
+  return createHash('sha1')
+    .update(r.buf.subarray(argsStart, Math.min(r.end, argsStart + FINGERPRINT_BYTES)))
+    .update(String(r.end - argsStart))
+    .digest();
+}
 const FIRST_OP = N.OP_ACCESS;
 const LAST_OP_V40 = N.OP_RELEASE_LOCKOWNER;
 const LAST_OP_V41 = N.OP_RECLAIM_COMPLETE;
@@ -65,6 +77,7 @@ const SEQUENCE_SPEC: OpSpec<N.SEQUENCE4args, never> = {
 /** The NFS program: routes RPC calls and runs COMPOUNDs against the op table. */
 export class Nfs4Program implements CallHandler {
   private readonly ops: (OpSpec | undefined)[] = [];
+  readonly drc = new DuplicateRequestCache();
 
   constructor(
     private readonly server: ServerCtx,
@@ -109,7 +122,8 @@ export class Nfs4Program implements CallHandler {
       ? { flavor: AUTH_SYS, uid: call.authsys.uid, gid: call.authsys.gid, gids: call.authsys.gids, machinename: call.authsys.machinename }
       : { flavor: AUTH_NONE, uid: NOBODY, gid: NOBODY, gids: [], machinename: '' };
     const r = new XdrReader(record, call.argsAt);
-    const replay = await this.compound(r, w, cred, conn);
+    const replay = await this.compound(r, w, cred, conn, call.xid);
+    if (replay === DROP) return undefined;
     if (replay) {
       // a retransmission on a slot: the cached COMPOUND4res goes out under this call's xid
       w.rollback(resultsAt);
@@ -122,7 +136,7 @@ export class Nfs4Program implements CallHandler {
    * Runs one COMPOUND, writing COMPOUND4res into w. Returns cached reply bytes
    * instead when SEQUENCE says the request is a retransmission.
    */
-  private async compound(r: XdrReader, w: XdrWriter, cred: RpcCred, conn: RpcConnection): Promise<Buffer | undefined> {
+  private async compound(r: XdrReader, w: XdrWriter, cred: RpcCred, conn: RpcConnection, xid: number): Promise<Buffer | undefined> {
     const argsStart = r.pos;
     // Header errors here are GARBAGE_ARGS (thrown XdrError -> connection)
     const tag = r.string(MAX_TAG);
@@ -150,6 +164,15 @@ export class Nfs4Program implements CallHandler {
       status = N.NFS4ERR_RESOURCE;
       return finish();
     }
+    // 4.0 retransmissions (same xid after a reconnect) are answered from the duplicate request cache
+    let drcKey: string | undefined;
+    if (minorVersion === 0) {
+      drcKey = DuplicateRequestCache.key(conn.remoteAddress, xid, fingerprintOf(r, argsStart));
+      const seen = this.drc.begin(drcKey);
+      if (seen.kind === 'replay') return seen.reply;
+      if (seen.kind === 'in-progress') return DROP;
+    }
+    let mutated = false;
 
     const ctx: CompoundCtx = {
       server: this.server,
@@ -207,11 +230,7 @@ export class Nfs4Program implements CallHandler {
           if (opcode === N.OP_SEQUENCE) {
             if (i !== 0) throw new NfsError(N.NFS4ERR_SEQUENCE_POS);
             const seqArgs = args as N.SEQUENCE4args;
-            const fingerprint = createHash('sha1')
-              .update(r.buf.subarray(argsStart, Math.min(r.end, argsStart + FINGERPRINT_BYTES)))
-              .update(String(r.end - argsStart))
-              .digest();
-            const outcome = this.server.state.sequence(seqArgs, fingerprint, conn.id);
+            const outcome = this.server.state.sequence(seqArgs, fingerprintOf(r, argsStart), conn.id);
             if (outcome.kind === 'replay') return outcome.reply;
             session = outcome.session;
             slot = outcome.slot;
@@ -253,6 +272,7 @@ export class Nfs4Program implements CallHandler {
 
         // run
         w.patchU32(statusWordAt, N.NFS4_OK);
+        if (spec.flags & MUTATES) mutated = true;
         const res = await spec.run(ctx, args);
         if (!(spec.flags & SELF_ENCODES) && spec.encode) spec.encode(w, res);
         if (w.length - resStart > ctx.replyBudget) {
@@ -276,6 +296,7 @@ export class Nfs4Program implements CallHandler {
       }
     }
     finish();
+    if (drcKey) this.drc.end(drcKey, mutated ? w.buf.subarray(resStart, w.length) : undefined);
     if (session && slot) {
       // copy only what is cached: the slab itself may be a 1 MiB READ reply
       const cached = cacheThis ? Buffer.from(w.buf.subarray(resStart, w.length)) : EMPTY;
