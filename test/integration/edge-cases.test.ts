@@ -52,6 +52,11 @@ describe('op-level edge cases', () => {
     const far = await c.run([op.putfh(await c.lookupPath('/e/file')), op.read(ANON_STATEID, 2 ** 62, 10)]);
     expect(far[1]!.opread?.resok4).toMatchObject({ eof: true });
     expect(far[1]!.opread?.resok4?.data.length).toBe(0);
+    // a CREATE_SESSION refused for its channel sizes does not use up its sequence number (CSESS29)
+    const fresh = await srv.client({ setup: false, clientOwner: 'csess29' });
+    await fresh.exchangeId();
+    expect(await statusOf(fresh.createSession({ fore: { ca_maxrequestsize: 16, ca_maxresponsesize: 16 } }))).toBe('NFS4ERR_TOOSMALL');
+    expect((await fresh.createSession()).csr_sequence).toBe(1);
     // 4.0: RESTOREFH without a saved filehandle has its own error (RSFH1)
     const v40 = await srv.client({ minorVersion: 0 });
     expect((await v40.compound([op.putrootfh(), op.restorefh()])).status).toBe(N.NFS4ERR_RESTOREFH);
