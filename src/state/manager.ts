@@ -397,15 +397,12 @@ export class NfsStateManager implements StateManager {
     }
     const expected = c.csSeq === 0xffffffff ? 0 : c.csSeq + 1;
     if (req.sequence !== expected) throw new NfsError(N.NFS4ERR_SEQ_MISORDERED, `CREATE_SESSION seq ${req.sequence}, expected ${expected}`);
+    // A refused CREATE_SESSION (e.g. TOOSMALL channel attributes) does not use up
+    // its sequence number, so the client can retry corrected arguments (as knfsd does).
+    const res = await this.doCreateSession(c, req);
     c.csSeq = req.sequence;
-    try {
-      const res = await this.doCreateSession(c, req);
-      c.csReply = { op: 'CREATE_SESSION', ok: true, value: res };
-      return res;
-    } catch (err) {
-      if (err instanceof NfsError) c.csReply = { op: 'CREATE_SESSION', ok: false, err };
-      throw err;
-    }
+    c.csReply = { op: 'CREATE_SESSION', ok: true, value: res };
+    return res;
   }
 
   private async doCreateSession(c: Client, req: CreateSessionRequest): Promise<CreateSessionResult> {
