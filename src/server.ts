@@ -12,6 +12,7 @@ import { FILE_OPS } from './nfs4/ops/file-ops.js';
 import { ATTR_OPS } from './nfs4/ops/attr-ops.js';
 import { STATE_OPS } from './nfs4/ops/state-ops.js';
 import type { ServerCtx } from './nfs4/context.js';
+import * as N from './xdr/gen/nfs4.js';
 
 export interface ServerOptions {
   dataDir: string;
@@ -88,6 +89,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       writeVerifier: randomBytes(8),
       serverOwner: `localefs-${identity.fileSystemId}`,
       serverScope: identity.fileSystemId,
+      readOnlyStatus: N.NFS4ERR_ACCESS,
     },
     log,
   };

@@ -3,6 +3,7 @@ import type { XdrWriter } from '../xdr/writer.js';
 import type { Identity, Stat, Store } from '../store/types.js';
 import type { StateManager, Session, Slot } from '../state/types.js';
 import type { FhCodec } from './fh.js';
+import type { Grant } from '../policy/authorizer.js';
 
 /** Server-wide configuration the ops read. */
 export interface ServerConfig {
@@ -13,6 +14,8 @@ export interface ServerConfig {
   /** Server owner/scope for EXCHANGE_ID. */
   serverOwner: string;
   serverScope: string;
+  /** Status for mutating ops on a connection without ClientWrite: NFS4ERR_ACCESS (default) or NFS4ERR_ROFS. */
+  readOnlyStatus: number;
 }
 
 /** Everything a COMPOUND can reach: built once at start. */
@@ -30,6 +33,8 @@ export interface ConnInfo {
   remoteAddress: string;
   remotePort: number;
   log: Logger;
+  /** What this connection may do (ClientMount/Write/RootAccess, access point), settled when it connected. */
+  grant: Grant;
 }
 
 /** The RPC credential of one request. */

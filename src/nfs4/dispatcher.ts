@@ -21,6 +21,7 @@ import {
 import type { CallHandler, RpcConnection } from '../rpc/connection.js';
 import type { CompoundCtx, RpcCred, ServerCtx } from './context.js';
 import { DuplicateRequestCache } from './drc.js';
+import { FULL_ACCESS, effectiveIdentity, type Grant } from '../policy/authorizer.js';
 import {
   MUTATES,
   NEEDS_CFH,
@@ -48,6 +49,8 @@ const MAX_TAG = 1024;
 const FINGERPRINT_BYTES = 512;
 
 const NOBODY = 65534;
+/** Ops that reach the file system without a current filehandle. */
+const ROOT_OPS = new Set([N.OP_PUTROOTFH, N.OP_PUTPUBFH, N.OP_PUTFH]);
 /** compound() result meaning: send no reply (a retransmission of a request still running). */
 const DROP = Buffer.alloc(0);
 
@@ -78,6 +81,8 @@ const SEQUENCE_SPEC: OpSpec<N.SEQUENCE4args, never> = {
 export class Nfs4Program implements CallHandler {
   private readonly ops: (OpSpec | undefined)[] = [];
   readonly drc = new DuplicateRequestCache();
+  /** Per-connection grants, set when a connection is accepted (connections without one get full access). */
+  private readonly grants = new WeakMap<RpcConnection, Grant>();
 
   constructor(
     private readonly server: ServerCtx,
@@ -87,6 +92,11 @@ export class Nfs4Program implements CallHandler {
       if (this.ops[s.op]) throw new Error(`op ${s.name} registered twice`);
       this.ops[s.op] = s;
     }
+  }
+
+  /** Records what a connection may do; called once when it is accepted. */
+  setGrant(conn: RpcConnection, grant: Grant): void {
+    this.grants.set(conn, grant);
   }
 
   async handleCall(call: CallHeader, record: Buffer, conn: RpcConnection): Promise<Buffer | undefined> {
@@ -174,12 +184,13 @@ export class Nfs4Program implements CallHandler {
     }
     let mutated = false;
 
+    const grant = this.grants.get(conn) ?? FULL_ACCESS;
     const ctx: CompoundCtx = {
       server: this.server,
-      conn: { id: conn.id, remoteAddress: conn.remoteAddress, remotePort: conn.remotePort, log: conn.log },
+      conn: { id: conn.id, remoteAddress: conn.remoteAddress, remotePort: conn.remotePort, log: conn.log, grant },
       minorVersion,
       cred,
-      identity: { uid: cred.uid, gid: cred.gid, gids: cred.gids },
+      identity: effectiveIdentity({ uid: cred.uid, gid: cred.gid, gids: cred.gids }, grant),
       cfh: undefined,
       sfh: undefined,
       currentStateid: undefined,
@@ -266,6 +277,13 @@ export class Nfs4Program implements CallHandler {
           // after SEQUENCE, EXCHANGE_ID / CREATE_SESSION / DESTROY_CLIENTID are allowed (RFC 8881 18.35.3, 18.36.3, 18.50.3)
         }
 
+        // the connection's grant: no ClientMount -> nothing of the file system; no ClientWrite -> read-only
+        if (!grant.mount && (spec.flags & NEEDS_CFH || ROOT_OPS.has(opcode))) {
+          throw new NfsError(N.NFS4ERR_ACCESS, grant.refusal ?? 'ClientMount not granted');
+        }
+        if (!grant.write && (spec.flags & MUTATES || spec.mutates?.(args))) {
+          throw new NfsError(this.server.config.readOnlyStatus, 'ClientWrite not granted');
+        }
         // declared needs
         if (spec.flags & NEEDS_CFH && !ctx.cfh) throw new NfsError(N.NFS4ERR_NOFILEHANDLE, spec.name);
         if (spec.flags & NEEDS_SFH && !ctx.sfh) throw new NfsError(N.NFS4ERR_NOFILEHANDLE, `${spec.name}: no saved filehandle`);

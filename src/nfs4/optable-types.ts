@@ -25,6 +25,8 @@ export interface OpSpec<A = any, R = any> {
   run(ctx: CompoundCtx, args: A): R | Promise<R>;
   /** Encodes the resok part (after the status word). Omitted for ops whose OK result is void. */
   encode?(w: XdrWriter, res: R): void;
+  /** For ops whose arguments decide whether they change anything (OPEN for writing or creating). */
+  mutates?(args: A): boolean;
   /** Encodes what the op's result carries after a non-OK status (e.g. SETATTR's attrsset), whoever raised the error. */
   errorBody?(w: XdrWriter): void;
 }

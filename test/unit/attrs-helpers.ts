@@ -10,6 +10,8 @@ import type { CompoundCtx, FileRef } from '../../src/nfs4/context.js';
 import type { DirPage, FsStats, SetAttrs, Stat, Store } from '../../src/store/types.js';
 import { StoreError } from '../../src/store/types.js';
 import type { StateManager } from '../../src/state/types.js';
+import { FULL_ACCESS } from '../../src/policy/authorizer.js';
+import { NFS4ERR_ACCESS } from '../../src/xdr/gen/nfs4.js';
 
 export function mkStat(over: Partial<Stat> = {}): Stat {
   return {
@@ -125,10 +127,11 @@ export function mkCtx(store: FakeStore, cfh: Stat | undefined, o: TestCtxOptions
         writeVerifier: Buffer.alloc(8),
         serverOwner: 'o',
         serverScope: 's',
+        readOnlyStatus: NFS4ERR_ACCESS,
       },
       log: pino({ level: 'silent' }),
     },
-    conn: { id: 1, remoteAddress: '127.0.0.1', remotePort: 1, log: pino({ level: 'silent' }) },
+    conn: { id: 1, remoteAddress: '127.0.0.1', remotePort: 1, log: pino({ level: 'silent' }), grant: FULL_ACCESS },
     minorVersion: o.minorVersion ?? 1,
     cred: { flavor: 1, uid: o.uid ?? 0, gid: o.gid ?? 0, gids: [], machinename: 'm' },
     identity: { uid: o.uid ?? 0, gid: o.gid ?? 0, gids: [] },

@@ -15,6 +15,7 @@ import { STATE_OPS } from '../../src/nfs4/ops/state-ops.js';
 import type { SessionImpl } from '../../src/state/sessions.js';
 import type { Stat } from '../../src/store/types.js';
 import { Clock, FakeStore, makeEnv, mount40, mount41, silent, tempDir, type Env } from './state-fakes.js';
+import { FULL_ACCESS } from '../../src/policy/authorizer.js';
 
 let env: Env;
 afterEach(async () => {
@@ -29,10 +30,10 @@ function ctxFor(minor: number, session?: SessionImpl, uid = 1000): CompoundCtx {
       store: env.store,
       state: env.sm,
       fh,
-      config: { leaseSeconds: 90, fileSystemId: 'fs-1', writeVerifier: Buffer.alloc(8), serverOwner: 'localefs', serverScope: 'localefs' },
+      config: { leaseSeconds: 90, fileSystemId: 'fs-1', writeVerifier: Buffer.alloc(8), serverOwner: 'localefs', serverScope: 'localefs', readOnlyStatus: N.NFS4ERR_ACCESS },
       log: silent,
     },
-    conn: { id: 1, remoteAddress: '127.0.0.1', remotePort: 1, log: silent },
+    conn: { id: 1, remoteAddress: '127.0.0.1', remotePort: 1, log: silent, grant: FULL_ACCESS },
     minorVersion: minor,
     cred: { flavor: 1, uid, gid: uid, gids: [], machinename: 'k' },
     identity: { uid, gid: uid, gids: [] },

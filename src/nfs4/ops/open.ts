@@ -302,6 +302,8 @@ const OPEN: OpSpec<N.OPEN4args, N.OPEN4resok> = {
   name: 'OPEN',
   flags: NEEDS_CFH,
   decode: (r) => N.decode_OPEN4args(r),
+  // creating, or opening for writing (which may truncate), changes the file system
+  mutates: (a) => a.openhow.opentype === N.OPEN4_CREATE || (a.share_access & N.OPEN4_SHARE_ACCESS_WRITE) !== 0,
   async run(ctx, a) {
     const sm = stateManager(ctx);
     const minor = ctx.minorVersion;
