@@ -2,14 +2,17 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import pino from 'pino';
 import { startServer } from './server.js';
+import { ConfigError, loadConfig, loadCredentials } from './model/config.js';
 
-const USAGE = `Usage: npm start -- [--data DIR] [--port PORT] [--host ADDR] [--lease-seconds N] [--log-level LEVEL]
+const USAGE = `Usage: npm start -- [--data DIR] [--port PORT] [--host ADDR] [--lease-seconds N] [--config FILE] [--credentials FILE] [--log-level LEVEL]
 
 Serves one EFS-style file system over NFSv4.1 and NFSv4.0.
   --data DIR          where the file system lives (default ./data)
   --port PORT         NFS port (default 2049)
   --host ADDR         address to listen on (default 127.0.0.1)
   --lease-seconds N   NFSv4 lease time (default 90)
+  --config FILE       file system policy, access points, mount targets, credentials (docs/config.md)
+  --credentials FILE  access keys for IAM mounts (docs/config.md)
   --log-level LEVEL   pino level: fatal, error, warn, info, debug, trace (default info)`;
 
 function fail(message: string): never {
@@ -33,6 +36,8 @@ async function main(): Promise<void> {
         port: { type: 'string' },
         host: { type: 'string' },
         'lease-seconds': { type: 'string' },
+        config: { type: 'string' },
+        credentials: { type: 'string' },
         'log-level': { type: 'string' },
         help: { type: 'boolean' },
       },
@@ -52,15 +57,18 @@ async function main(): Promise<void> {
   const host = values.host ?? '127.0.0.1';
   let server;
   try {
-    server = await startServer({ dataDir, host, port, leaseSeconds, log });
+    const config = values.config ? await loadConfig(values.config) : undefined;
+    const credentials = values.credentials ? await loadCredentials(values.credentials) : undefined;
+    server = await startServer({ dataDir, host, port, leaseSeconds, log, ...(config ? { config } : {}), ...(credentials ? { credentials } : {}) });
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
     if (e.code === 'EADDRINUSE') log.fatal(`port ${port} on ${host} is in use: stop the other NFS server or pass --port`);
     else if (e.code === 'EACCES') log.fatal(`not allowed to listen on ${host}:${port}: use a port above 1023 or run as root`);
+    else if (err instanceof ConfigError) log.fatal(err.message);
     else log.fatal({ err }, 'could not start');
     process.exit(1);
   }
-  log.info({ fileSystemId: server.fileSystemId, host: server.host, port: server.port, dataDir, leaseSeconds }, 'localefs ready');
+  log.info({ fileSystemId: server.fileSystemId, host: server.host, port: server.port, dataDir, leaseSeconds, caFile: server.caFile }, 'localefs ready');
   const stop = (signal: string) => {
     log.info({ signal }, 'stopping');
     server

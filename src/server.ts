@@ -13,6 +13,12 @@ import { ATTR_OPS } from './nfs4/ops/attr-ops.js';
 import { STATE_OPS } from './nfs4/ops/state-ops.js';
 import type { ServerCtx } from './nfs4/context.js';
 import * as N from './xdr/gen/nfs4.js';
+import { emptyConfig, resolveModel } from './model/config.js';
+import type { Credential, ModelConfig } from './model/types.js';
+import { ensureTlsMaterial } from './transport/ca.js';
+import { createFrontListener, type FrontServer } from './transport/front.js';
+import { cidrAllowList } from './util/cidr.js';
+import { authorizeConnection } from './policy/authorizer.js';
 
 export interface ServerOptions {
   dataDir: string;
@@ -20,6 +26,10 @@ export interface ServerOptions {
   port: number;
   leaseSeconds: number;
   log: Logger;
+  /** File systems' policies, access points, mount targets, credentials (`--config`); default: none. */
+  config?: ModelConfig;
+  /** Extra credentials (`--credentials`). */
+  credentials?: Map<string, Credential>;
 }
 
 /** Durable identity of the default file system, kept in DATA/localefs.json. */
@@ -32,6 +42,8 @@ interface FsIdentity {
 
 export interface RunningServer {
   readonly fileSystemId: string;
+  /** The local CA that signed the server certificate: what efs-utils needs as cafile= / stunnel_cafile. */
+  readonly caFile: string;
   readonly port: number;
   readonly host: string;
   close(): Promise<void>;
@@ -94,34 +106,75 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     log,
   };
   const program = new Nfs4Program(server, [...FILE_OPS, ...ATTR_OPS, ...STATE_OPS]);
+
+  // The EFS model: this data directory's file system, its policy, access points, mount targets, credentials.
+  const model = resolveModel(opts.config ?? emptyConfig(), {
+    defaultFileSystemId: identity.fileSystemId,
+    ...(opts.credentials ? { credentials: opts.credentials } : {}),
+  });
+  const fileSystem = model.fileSystems.get(identity.fileSystemId)!;
+  server.config.readOnlyStatus = model.options.readOnlyError === 'ROFS' ? N.NFS4ERR_ROFS : N.NFS4ERR_ACCESS;
+  const tlsFiles = await ensureTlsMaterial({
+    dir: path.join(opts.dataDir, 'tls'),
+    regions: [model.region],
+    fileSystemIds: [identity.fileSystemId],
+    log: log.child({ part: 'tls' }),
+  });
+  const credentials = model.credentials;
+  const audit = log.child({ part: 'audit' });
   const sockets = new Set<net.Socket>();
-  const tcp = net.createServer({ noDelay: true }, (socket) => {
-    sockets.add(socket);
-    const conn = new RpcConnection(socket, program, log);
-    conn.log.info('connection open');
-    socket.on('close', () => {
-      sockets.delete(socket);
-      conn.log.info('connection closed');
+
+  // One listener per mount target of this file system; without any, one on --host:--port open to all.
+  const targets = [...model.mountTargets.values()].filter((t) => t.fileSystemId === identity.fileSystemId);
+  const listenOn = targets.length
+    ? targets.map((t) => ({ host: t.ipAddress, port: t.port ?? opts.port, allow: cidrAllowList(t.allowedCidrs), mountTargetId: t.mountTargetId }))
+    : [{ host: opts.host, port: opts.port, allow: undefined, mountTargetId: undefined }];
+  const listeners: FrontServer[] = [];
+  for (const target of listenOn) {
+    const listener = createFrontListener({
+      tls: { cert: tlsFiles.cert, key: tlsFiles.key },
+      ...(target.allow ? { allow: target.allow } : {}),
+      verify: {
+        regions: [model.region],
+        defaultAccount: model.accountId,
+        ...(credentials.size ? { credentials: (key: string) => credentials.get(key) } : {}),
+      },
+      log: log.child({ part: 'front' }),
+      onConnection(socket, peer) {
+        sockets.add(socket);
+        const conn = new RpcConnection(socket, program, log);
+        const { grant, audit: record } = authorizeConnection(peer, fileSystem, model);
+        program.setGrant(conn, grant);
+        audit.info({ ...record, mountTargetId: target.mountTargetId }, 'mount decision');
+        conn.log.info({ tls: peer.secure }, 'connection open');
+        socket.on('close', () => {
+          sockets.delete(socket);
+          conn.log.info('connection closed');
+        });
+      },
     });
-  });
-  await new Promise<void>((resolve, reject) => {
-    tcp.once('error', reject);
-    tcp.listen(opts.port, opts.host, () => {
-      tcp.off('error', reject);
-      resolve();
+    await new Promise<void>((resolve, reject) => {
+      listener.once('error', reject);
+      listener.listen(target.port, target.host, () => {
+        listener.off('error', reject);
+        resolve();
+      });
     });
-  });
-  tcp.on('error', (err) => log.error({ err }, 'listener error'));
-  const address = tcp.address() as net.AddressInfo;
+    listener.on('error', (err) => log.error({ err }, 'listener error'));
+    listeners.push(listener);
+  }
+  const address = listeners[0]!.address() as net.AddressInfo;
   return {
     fileSystemId: identity.fileSystemId,
     port: address.port,
-    host: opts.host,
+    host: address.address,
+    caFile: tlsFiles.caFile,
     async close() {
-      await new Promise<void>((resolve) => {
-        tcp.close(() => resolve());
-        for (const s of sockets) s.destroy();
-      });
+      // close() waits for open connections, so they are destroyed right after asking
+      const closed = listeners.map((l) => new Promise<void>((resolve) => l.close(() => resolve())));
+      for (const l of listeners) l.destroyPending();
+      for (const s of sockets) s.destroy();
+      await Promise.all(closed);
       await state.shutdown();
       await store.shutdown();
     },

@@ -159,6 +159,8 @@ export interface NfsClientOptions {
   retryMs?: number;
   /** Reuse an existing connection instead of opening one. */
   rpc?: RpcClient;
+  /** Connect over TLS with these options. */
+  tls?: import('node:tls').ConnectionOptions;
 }
 
 export interface CompoundOptions {
@@ -321,7 +323,8 @@ export class NfsClient {
 
   /** Opens a connection and (unless setup: false) establishes the client ID and, for 4.1, a session. */
   static async connect(opts: NfsClientOptions): Promise<NfsClient> {
-    const rpc = opts.rpc ?? (await RpcClient.connect({ host: opts.host, port: opts.port, cred: opts.cred, timeoutMs: opts.timeoutMs }));
+    const rpc =
+      opts.rpc ?? (await RpcClient.connect({ host: opts.host, port: opts.port, cred: opts.cred, timeoutMs: opts.timeoutMs, ...(opts.tls ? { tls: opts.tls } : {}) }));
     const c = new NfsClient(rpc, opts);
     if (opts.setup !== false) {
       try {

@@ -6,6 +6,7 @@
  * hostile input.
  */
 import net from 'node:net';
+import tls from 'node:tls';
 import { RecordReader } from '../rpc/record.js';
 import { XdrReader } from '../xdr/reader.js';
 import { XdrWriter } from '../xdr/writer.js';
@@ -121,6 +122,8 @@ export interface RpcClientOptions {
   /** Largest reply record accepted. */
   maxRecord?: number;
   connectTimeoutMs?: number;
+  /** Speak TLS (as stunnel / efs-proxy do towards EFS); the options go to tls.connect. */
+  tls?: tls.ConnectionOptions;
 }
 
 /** Encodes the credential body of a call. */
@@ -247,7 +250,9 @@ export class RpcClient {
 
   static connect(opts: RpcClientOptions): Promise<RpcClient> {
     return new Promise((resolve, reject) => {
-      const socket = net.createConnection({ host: opts.host, port: opts.port, noDelay: true });
+      const socket = opts.tls
+        ? tls.connect({ host: opts.host, port: opts.port, ...opts.tls })
+        : net.createConnection({ host: opts.host, port: opts.port, noDelay: true });
       const timer = setTimeout(() => {
         socket.destroy();
         reject(new Error(`connect to ${opts.host}:${opts.port} timed out`));
@@ -256,7 +261,7 @@ export class RpcClient {
         clearTimeout(timer);
         reject(err);
       });
-      socket.once('connect', () => {
+      socket.once(opts.tls ? 'secureConnect' : 'connect', () => {
         clearTimeout(timer);
         socket.removeAllListeners('error');
         resolve(new RpcClient(socket, opts));

@@ -21,6 +21,7 @@ import {
 import type { CallHandler, RpcConnection } from '../rpc/connection.js';
 import type { CompoundCtx, RpcCred, ServerCtx } from './context.js';
 import { DuplicateRequestCache } from './drc.js';
+import { AWSFILE_PROGRAM, handleEfsBind } from '../rpc/efs-bind.js';
 import { FULL_ACCESS, effectiveIdentity, type Grant } from '../policy/authorizer.js';
 import {
   MUTATES,
@@ -105,8 +106,11 @@ export class Nfs4Program implements CallHandler {
       writeRpcMismatch(w, call.xid);
       return finishRecord(w);
     }
+    if (call.prog === AWSFILE_PROGRAM) {
+      // efs-utils' efs-proxy binds each new connection to a partition before any NFS traffic
+      return handleEfsBind(call, record, { fileSystemId: this.server.config.fileSystemId, log: conn.log });
+    }
     if (call.prog !== NFS_PROGRAM) {
-      // includes efs-utils' efs-proxy bind program 400123: the proxy falls back to plain NFS on this answer
       beginAcceptedReply(w, call.xid, ACCEPT_PROG_UNAVAIL);
       return finishRecord(w);
     }

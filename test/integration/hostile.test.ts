@@ -193,8 +193,11 @@ describe('hostile input', () => {
 
   it('answers PROG_UNAVAIL, PROG_MISMATCH, PROC_UNAVAIL and RPC_MISMATCH', async () => {
     const r = await srv.rpc();
-    const prog = await r.callRaw(400123, 1, 0);
+    const prog = await r.callRaw(100005, 3, 0); // MOUNT: EFS has no NFSv3 side programs
     expect(prog.acceptStat).toBe(ACCEPT_STAT.PROG_UNAVAIL);
+    // efs-proxy's program 400123 is answered (its bind procedure is covered in efs-bind.test.ts)
+    expect((await r.callRaw(400123, 1, 0)).acceptStat).toBe(ACCEPT_STAT.SUCCESS);
+    expect((await r.callRaw(400123, 2, 0)).acceptStat).toBe(ACCEPT_STAT.PROG_MISMATCH);
     const v3 = await r.callRaw(NFS, 3, 0);
     expect(v3.acceptStat).toBe(ACCEPT_STAT.PROG_MISMATCH);
     expect(v3.mismatch).toEqual({ low: 4, high: 4 });

@@ -1,0 +1,131 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Writable } from 'node:stream';
+import pino from 'pino';
+import * as N from '../../src/xdr/gen/nfs4.js';
+import { startServer, type RunningServer } from '../../src/server.js';
+import { parseConfig } from '../../src/model/config.js';
+import { FATTR, NfsClient, NfsStatusError } from '../../src/client/nfs-client.js';
+
+// The EFS security model through the whole server: TLS on the NFS port,
+// file system policies deciding ClientMount / ClientWrite / ClientRootAccess
+// per connection, root squash, and one audit line per mount decision.
+
+const P4_DENY_PLAIN = {
+  Statement: [
+    { Effect: 'Allow', Principal: { AWS: '*' }, Action: ['elasticfilesystem:ClientMount', 'elasticfilesystem:ClientWrite', 'elasticfilesystem:ClientRootAccess'] },
+    { Effect: 'Deny', Principal: { AWS: '*' }, Action: '*', Condition: { Bool: { 'aws:SecureTransport': 'false' } } },
+  ],
+};
+const P3_READ_ONLY = { Statement: [{ Sid: 'readonly', Effect: 'Allow', Principal: { AWS: '*' }, Action: 'elasticfilesystem:ClientMount' }] };
+const P2_NO_ROOT = {
+  Statement: [{ Effect: 'Allow', Principal: { AWS: '*' }, Action: ['elasticfilesystem:ClientMount', 'elasticfilesystem:ClientWrite'] }],
+};
+
+interface Running {
+  server: RunningServer;
+  dataDir: string;
+  audit: Record<string, unknown>[];
+  clients: NfsClient[];
+}
+let running: Running | undefined;
+
+async function serve(policy?: object, existingDataDir?: string): Promise<Running> {
+  const dataDir = existingDataDir ?? (await mkdtemp(path.join(tmpdir(), 'localefs-sec-')));
+  const audit: Record<string, unknown>[] = [];
+  const sink = new Writable({
+    write(chunk, _enc, done) {
+      for (const line of String(chunk).split('\n')) if (line.includes('"part":"audit"')) audit.push(JSON.parse(line));
+      done();
+    },
+  });
+  const config = await parseConfig(policy ? { fileSystems: [{ policy }] } : {}, '(test)', dataDir);
+  const server = await startServer({ dataDir, host: '127.0.0.1', port: 0, leaseSeconds: 30, log: pino({ level: 'info' }, sink), config });
+  running = { server, dataDir, audit, clients: [] };
+  return running;
+}
+
+async function client(r: Running, opts: { tls?: boolean; uid?: number } = {}): Promise<NfsClient> {
+  const c = await NfsClient.connect({
+    host: '127.0.0.1',
+    port: r.server.port,
+    ...(opts.tls ? { tls: { ca: readFileSync(r.server.caFile), servername: 'localhost' } } : {}),
+    ...(opts.uid !== undefined ? { cred: { flavor: 'sys' as const, uid: opts.uid, gid: opts.uid, gids: [], machinename: 'sec' } } : {}),
+  });
+  r.clients.push(c);
+  return c;
+}
+
+async function status(p: Promise<unknown>): Promise<number> {
+  try {
+    await p;
+    return N.NFS4_OK;
+  } catch (err) {
+    if (err instanceof NfsStatusError) return err.status;
+    throw err;
+  }
+}
+
+afterEach(async () => {
+  if (!running) return;
+  for (const c of running.clients) await c.disconnect().catch(() => undefined);
+  await running.server.close();
+  await rm(running.dataDir, { recursive: true, force: true });
+  running = undefined;
+});
+
+describe('EFS security model over NFS', () => {
+  it('serves TLS and plain RPC on the same port; the server certificate verifies against the printed CA', async () => {
+    const r = await serve();
+    const plain = await client(r);
+    const secure = await client(r, { tls: true });
+    await secure.writeFile('/over-tls', Buffer.from('secret'));
+    expect((await plain.readFile('/over-tls')).toString()).toBe('secret');
+    expect(r.audit.map((a) => a.tls).sort()).toEqual([false, true]);
+  });
+
+  it('a policy denying aws:SecureTransport=false refuses the plain mount and allows the TLS one', async () => {
+    const r = await serve(P4_DENY_PLAIN);
+    const plain = await client(r);
+    expect(await status(plain.rootFh())).toBe(N.NFS4ERR_ACCESS);
+    const secure = await client(r, { tls: true });
+    expect((await secure.rootFh()).length).toBeGreaterThan(0);
+    const denied = r.audit.find((a) => a.tls === false)!;
+    expect(denied.decisions).toEqual({ ClientMount: false, ClientWrite: false, ClientRootAccess: false });
+    expect(denied.sourceIPAddress).toMatch(/127\.0\.0\.1/);
+  });
+
+  it('without ClientWrite every change fails with ACCESS and nothing changes on disk', async () => {
+    const r = await serve(P3_READ_ONLY);
+    const c = await client(r);
+    const before = await readdir(path.join(r.dataDir, 'fs'));
+    expect(await status(c.mkdir('/nope'))).toBe(N.NFS4ERR_ACCESS);
+    expect(await status(c.writeFile('/nope.txt', Buffer.from('x')))).toBe(N.NFS4ERR_ACCESS);
+    expect(await status(c.setattr('/', { mode: 0o777 }))).toBe(N.NFS4ERR_ACCESS);
+    expect(await readdir(path.join(r.dataDir, 'fs'))).toEqual(before);
+    expect((await c.getattr('/', [FATTR.MODE])).mode).toBe(0o755);
+    expect(r.audit[0]!.decidedBy).toMatchObject({ ClientMount: 'readonly' });
+  });
+
+  it('without ClientRootAccess root is squashed to 65534: cannot write a root-owned 0755 dir, creates files as 65534, cannot chown', async () => {
+    // first, with the default policy, root opens the root directory for everyone
+    const open = await serve();
+    await (await client(open, { uid: 0 })).setattr('/', { mode: 0o777 });
+    await (await client(open, { uid: 0 })).mkdir('/root-only', 0o755);
+    for (const c of open.clients) await c.disconnect();
+    await open.server.close();
+    // then the policy without ClientRootAccess applies
+    const r = await serve(P2_NO_ROOT, open.dataDir);
+    const root = await client(r, { uid: 0 });
+    expect(await status(root.mkdir('/root-only/sub'))).toBe(N.NFS4ERR_ACCESS);
+    await root.writeFile('/squashed.txt', Buffer.from('x'));
+    const attrs = await root.getattr('/squashed.txt', [FATTR.OWNER, FATTR.OWNER_GROUP]);
+    expect([attrs.owner, attrs.owner_group]).toEqual(['65534', '65534']);
+    if (process.getuid?.() === 0) expect((await stat(path.join(r.dataDir, 'fs', 'squashed.txt'))).uid).toBe(65534);
+    expect(await status(root.setattr('/squashed.txt', { owner: '0' }))).toBe(N.NFS4ERR_PERM);
+  });
+
+});
