@@ -74,6 +74,8 @@ export interface CompoundCtx {
   /** NFSv4.1 "current stateid" (RFC 8881 16.2.3.1.2). */
   currentStateid: StateidRef | undefined;
   savedStateid: StateidRef | undefined;
+  /** Inode of the access point's root once this compound resolved it (access point connections only). */
+  apRootIno?: number;
   /** Set by SEQUENCE (4.1). */
   session: Session | undefined;
   slot: Slot | undefined;

@@ -2,6 +2,7 @@ import type { AccessPoint, FileSystem, Model } from '../model/types.js';
 import type { Identity } from '../store/types.js';
 import type { PeerIdentity } from '../transport/front.js';
 import { authorizeClient, type RequestPrincipal } from './iam.js';
+import { accessPointExportIndex } from './access-point.js';
 
 /** The anonymous user and group root is squashed to without ClientRootAccess (Linux anonuid/anongid). */
 export const ANON_ID = 65534;
@@ -18,6 +19,8 @@ export interface Grant {
   secure: boolean;
   principal: RequestPrincipal;
   accessPoint?: AccessPoint;
+  /** Export index the connection's file handles carry: 0 for the file system root, else the access point's. */
+  exportIndex: number;
   /** Set when the mount is refused before any policy ran (bad token, wrong file system, unknown access point). */
   refusal?: string;
 }
@@ -36,11 +39,11 @@ export interface MountAudit {
 }
 
 /** A grant that lets everything through: the default policy for plain clients of a file system without a policy. */
-export const FULL_ACCESS: Grant = { mount: true, write: true, root: true, secure: false, principal: { kind: 'anonymous' } };
+export const FULL_ACCESS: Grant = { mount: true, write: true, root: true, secure: false, principal: { kind: 'anonymous' }, exportIndex: 0 };
 
 function refuse(fs: FileSystem, peer: PeerIdentity, principal: RequestPrincipal, why: string, accessPointId?: string): { grant: Grant; audit: MountAudit } {
   return {
-    grant: { mount: false, write: false, root: false, secure: peer.secure, principal, refusal: why },
+    grant: { mount: false, write: false, root: false, secure: peer.secure, principal, exportIndex: 0, refusal: why },
     audit: {
       event: 'ClientMountDecision',
       fileSystemId: fs.fileSystemId,
@@ -86,7 +89,14 @@ export function authorizeConnection(peer: PeerIdentity, fs: FileSystem, model: P
     ...(accessPoint ? { accessPointArn: accessPoint.arn } : {}),
     secureTransport: peer.secure,
   });
-  const grant: Grant = { mount: decision.mount, write: decision.mount && decision.write, root: decision.mount && decision.root, secure: peer.secure, principal };
+  const grant: Grant = {
+    mount: decision.mount,
+    write: decision.mount && decision.write,
+    root: decision.mount && decision.root,
+    secure: peer.secure,
+    principal,
+    exportIndex: accessPoint ? accessPointExportIndex(accessPoint.accessPointId) : 0,
+  };
   if (accessPoint) grant.accessPoint = accessPoint;
   return {
     grant,

@@ -8,7 +8,8 @@ import pino from 'pino';
 import * as N from '../../src/xdr/gen/nfs4.js';
 import { startServer, type RunningServer } from '../../src/server.js';
 import { parseConfig } from '../../src/model/config.js';
-import { FATTR, NfsClient, NfsStatusError } from '../../src/client/nfs-client.js';
+import { FATTR, NfsClient, NfsStatusError, op } from '../../src/client/nfs-client.js';
+import { makeClientCert } from '../helpers/efs-client-cert.js';
 
 // The EFS security model through the whole server: TLS on the NFS port,
 // file system policies deciding ClientMount / ClientWrite / ClientRootAccess
@@ -33,7 +34,7 @@ interface Running {
 }
 let running: Running | undefined;
 
-async function serve(policy?: object, existingDataDir?: string): Promise<Running> {
+async function serve(policy?: object, existingDataDir?: string, extra: object = {}): Promise<Running> {
   const dataDir = existingDataDir ?? (await mkdtemp(path.join(tmpdir(), 'localefs-sec-')));
   const audit: Record<string, unknown>[] = [];
   const sink = new Writable({
@@ -42,17 +43,18 @@ async function serve(policy?: object, existingDataDir?: string): Promise<Running
       done();
     },
   });
-  const config = await parseConfig(policy ? { fileSystems: [{ policy }] } : {}, '(test)', dataDir);
+  const config = await parseConfig({ ...(policy ? { fileSystems: [{ policy }] } : {}), ...extra }, '(test)', dataDir);
   const server = await startServer({ dataDir, host: '127.0.0.1', port: 0, leaseSeconds: 30, log: pino({ level: 'info' }, sink), config });
   running = { server, dataDir, audit, clients: [] };
   return running;
 }
 
-async function client(r: Running, opts: { tls?: boolean; uid?: number } = {}): Promise<NfsClient> {
+async function client(r: Running, opts: { tls?: boolean; uid?: number; accessPoint?: string } = {}): Promise<NfsClient> {
+  const cert = opts.accessPoint ? makeClientCert({ ap: opts.accessPoint, fsId: r.server.fileSystemId }) : undefined;
   const c = await NfsClient.connect({
     host: '127.0.0.1',
     port: r.server.port,
-    ...(opts.tls ? { tls: { ca: readFileSync(r.server.caFile), servername: 'localhost' } } : {}),
+    ...(opts.tls || cert ? { tls: { ca: readFileSync(r.server.caFile), servername: 'localhost', ...(cert ?? {}) } } : {}),
     ...(opts.uid !== undefined ? { cred: { flavor: 'sys' as const, uid: opts.uid, gid: opts.uid, gids: [], machinename: 'sec' } } : {}),
   });
   r.clients.push(c);
@@ -128,4 +130,51 @@ describe('EFS security model over NFS', () => {
     expect(await status(root.setattr('/squashed.txt', { owner: '0' }))).toBe(N.NFS4ERR_PERM);
   });
 
+
+  describe('access points', () => {
+    const AP = 'fsap-0aaaaaaaaaaaaaaaa';
+    const accessPoints = [
+      {
+        accessPointId: AP,
+        posixUser: { uid: 1001, gid: 1002, secondaryGids: [] },
+        rootDirectory: { path: '/apps/one', creationInfo: { ownerUid: 1001, ownerGid: 1002, permissions: '0750' } },
+      },
+      { accessPointId: 'fsap-0bbbbbbbbbbbbbbbb', rootDirectory: { path: '/missing' } },
+    ];
+
+    it('creates the root with CreationInfo at first mount, shows it as /, runs every request as the PosixUser', async () => {
+      const r = await serve(undefined, undefined, { accessPoints });
+      const c = await client(r, { accessPoint: AP, uid: 0 });
+      await c.writeFile('/hello.txt', Buffer.from('from the access point'));
+      const attrs = await c.getattr('/hello.txt', [FATTR.OWNER, FATTR.OWNER_GROUP]);
+      expect([attrs.owner, attrs.owner_group]).toEqual(['1001', '1002']);
+      // on the file system it lies under the access point's directory, made with CreationInfo
+      const full = await client(r);
+      expect((await full.readFile('/apps/one/hello.txt')).toString()).toBe('from the access point');
+      const root = await full.getattr('/apps/one', [FATTR.OWNER, FATTR.OWNER_GROUP, FATTR.MODE]);
+      expect([root.owner, root.owner_group, root.mode]).toEqual(['1001', '1002', 0o750]);
+      expect(r.audit.find((a) => a.accessPointId === AP)).toBeDefined();
+    });
+
+    it('keeps the client inside: LOOKUPP at the root stays there, handles from outside are refused', async () => {
+      const r = await serve(undefined, undefined, { accessPoints });
+      const full = await client(r);
+      await full.mkdir('/apps', 0o755);
+      await full.writeFile('/outside.txt', Buffer.from('not for the access point'));
+      const outsideFh = await full.lookupPath('/outside.txt');
+      const c = await client(r, { accessPoint: AP });
+      const rootFh = await c.rootFh();
+      const up = await c.run([op.putrootfh(), op.lookupp(), op.getfh()]);
+      expect(up[2]!.opgetfh?.resok4?.object.equals(rootFh)).toBe(true);
+      expect(await status(c.run([op.putrootfh(), op.lookupp(), op.lookup('outside.txt')]))).toBe(N.NFS4ERR_NOENT);
+      expect(await status(c.run([op.putfh(outsideFh), op.getattr([FATTR.SIZE])]))).toBe(N.NFS4ERR_STALE);
+      expect(await status(c.run([op.putfh(await full.rootFh()), op.getattr([FATTR.SIZE])]))).toBe(N.NFS4ERR_STALE);
+    });
+
+    it('a missing root without CreationInfo makes the mount fail', async () => {
+      const r = await serve(undefined, undefined, { accessPoints });
+      const c = await client(r, { accessPoint: 'fsap-0bbbbbbbbbbbbbbbb' });
+      expect(await status(c.rootFh())).toBe(N.NFS4ERR_NOENT);
+    });
+  });
 });

@@ -63,7 +63,7 @@ describe('connection authorization', () => {
 });
 
 describe('effective identity', () => {
-  const full: Grant = { mount: true, write: true, root: true, secure: false, principal: { kind: 'anonymous' } };
+  const full: Grant = { mount: true, write: true, root: true, secure: false, principal: { kind: 'anonymous' }, exportIndex: 0 };
   it('keeps AUTH_SYS ids with root access', () => {
     expect(effectiveIdentity({ uid: 0, gid: 0, gids: [0, 5] }, full)).toEqual({ uid: 0, gid: 0, gids: [0, 5] });
   });

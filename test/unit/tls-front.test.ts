@@ -6,17 +6,16 @@ import path from 'node:path';
 import { mkdtemp, readFile, rm, stat, writeFile, unlink } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { X509Certificate, generateKeyPairSync } from 'node:crypto';
-import forge from 'node-forge';
+import { X509Certificate } from 'node:crypto';
 import pino from 'pino';
 import { ensureTlsMaterial, type TlsMaterial } from '../../src/transport/ca.js';
 import { createFrontListener, type FrontServer, type PeerIdentity } from '../../src/transport/front.js';
+import { makeClientCert } from '../helpers/efs-client-cert.js';
 import { cidrAllowList, cidrContains, parseCidr } from '../../src/util/cidr.js';
 import { RpcConnection, type CallHandler } from '../../src/rpc/connection.js';
 import { XdrWriter } from '../../src/xdr/writer.js';
 import { ACCEPT_PROG_UNAVAIL, beginAcceptedReply, finishRecord } from '../../src/rpc/message.js';
 import { AWSFILE_PROGRAM, handleEfsBind } from '../../src/rpc/efs-bind.js';
-import { OID_EFS_ACCESS_POINT, OID_EFS_CLIENT_INFO, OID_EFS_FILE_SYSTEM } from '../../src/transport/efs-cert.js';
 
 const FIX = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'fixtures', 'efs-utils');
 const FS_ID = 'fs-0123456789abcdef0';
@@ -94,37 +93,6 @@ function testProgram(peers: Map<number, PeerIdentity>): CallHandler {
   };
 }
 
-function makeClientCert(opts: { fsId?: string; ap?: string }): { cert: string; key: string } {
-  const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
-  const keyPem = privateKey.export({ type: 'pkcs1', format: 'pem' }).toString();
-  const key = forge.pki.privateKeyFromPem(keyPem) as forge.pki.rsa.PrivateKey;
-  const c = forge.pki.createCertificate();
-  c.publicKey = forge.pki.setRsaPublicKey(key.n, key.e);
-  c.serialNumber = '00';
-  const now = Date.now();
-  c.validity.notBefore = new Date(now - 15 * 60_000);
-  c.validity.notAfter = new Date(now + 3 * 3600_000);
-  c.setSubject([{ name: 'commonName', value: 'forgehost' }]);
-  c.setIssuer([{ name: 'commonName', value: 'forgehost' }]);
-  const utf8 = (s: string): string => forge.asn1.toDer(forge.asn1.create(forge.asn1.Class.UNIVERSAL, forge.asn1.Type.UTF8, false, s)).getBytes();
-  const exts: Array<Record<string, unknown>> = [{ name: 'subjectKeyIdentifier' }];
-  if (opts.ap) exts.push({ id: OID_EFS_ACCESS_POINT, value: utf8(opts.ap) });
-  if (opts.fsId) exts.push({ id: OID_EFS_FILE_SYSTEM, value: utf8(opts.fsId) });
-  exts.push({
-    id: OID_EFS_CLIENT_INFO,
-    value: forge.asn1
-      .toDer(
-        forge.asn1.create(forge.asn1.Class.UNIVERSAL, forge.asn1.Type.SEQUENCE, true, [
-          forge.asn1.create(forge.asn1.Class.UNIVERSAL, forge.asn1.Type.UTF8, false, 'test'),
-          forge.asn1.create(forge.asn1.Class.UNIVERSAL, forge.asn1.Type.UTF8, false, '3.2.0'),
-        ]),
-      )
-      .getBytes(),
-  });
-  c.setExtensions(exts);
-  c.sign(key, forge.md.sha256.create());
-  return { cert: forge.pki.certificateToPem(c), key: keyPem };
-}
 
 // ---------------------------------------------------------------------------------------------
 

@@ -7,7 +7,8 @@ import { MUTATES, NEEDS_CFH, NEEDS_SFH, SELF_ENCODES, type OpSpec } from '../opt
 import { NfsError } from '../status.js';
 import { checkComponent, MAX_SYMLINK_BYTES } from '../names.js';
 import { decodeSettable, MAX_FILESIZE } from '../attrs.js';
-import type { DirChange, Identity, Stat } from '../../store/types.js';
+import { StoreError, type DirChange, type Identity, type Stat } from '../../store/types.js';
+import { ensureAccessPointRoot } from '../../policy/access-point.js';
 import { creationOwnership, mayAccess, mayDeleteEntry, MAY_EXEC, MAY_READ, MAY_WRITE } from '../../policy/permissions.js';
 import { AUTH_SYS } from '../../rpc/message.js';
 import { argStateid } from './state-common.js';
@@ -27,8 +28,33 @@ const READ_OVERHEAD = 16;
 
 const noArgs = (): undefined => undefined;
 
+/** A filehandle for `stat`, carrying the export index of the connection (its access point, or 0). */
 export function fileRef(ctx: CompoundCtx, stat: Stat): FileRef {
-  return { ino: stat.ino, gen: stat.gen, fh: ctx.server.fh.encode(stat.ino, stat.gen), stat };
+  return { ino: stat.ino, gen: stat.gen, fh: ctx.server.fh.encode(stat.ino, stat.gen, ctx.conn.grant.exportIndex), stat };
+}
+
+/**
+ * The root this connection sees: the file system root, or its access
+ * point's directory (created on first use with CreationInfo, as EFS does).
+ */
+async function connectionRoot(ctx: CompoundCtx): Promise<Stat> {
+  const { store } = ctx.server;
+  const ap = ctx.conn.grant.accessPoint;
+  if (!ap) return store.getattr(store.rootIno);
+  try {
+    return await ensureAccessPointRoot(store, ap);
+  } catch (err) {
+    if (err instanceof StoreError && err.code === 'ENOENT') {
+      throw new NfsError(N.NFS4ERR_NOENT, `access point ${ap.accessPointId}: ${ap.rootDirectory.path} does not exist and has no CreationInfo`);
+    }
+    throw err;
+  }
+}
+
+/** True when `ino` is the root this connection sees. */
+function isConnectionRoot(ctx: CompoundCtx, ref: FileRef): boolean {
+  if (!ctx.conn.grant.accessPoint) return ref.ino === ctx.server.store.rootIno;
+  return ctx.server.fh.decode(ref.fh)?.exportIndex === ctx.conn.grant.exportIndex && ref.ino === ctx.apRootIno;
 }
 
 function cfh(ctx: CompoundCtx): FileRef {
@@ -62,7 +88,8 @@ const PUTROOTFH: OpSpec<undefined, void> = {
   flags: 0,
   decode: noArgs,
   async run(ctx) {
-    const stat = await ctx.server.store.getattr(ctx.server.store.rootIno);
+    const stat = await connectionRoot(ctx);
+    ctx.apRootIno = stat.ino;
     ctx.cfh = fileRef(ctx, stat);
     ctx.currentStateid = undefined;
   },
@@ -77,7 +104,11 @@ const PUTFH: OpSpec<N.PUTFH4args, void> = {
   decode: (r: XdrReader) => N.decode_PUTFH4args(r),
   async run(ctx, args) {
     const decoded = ctx.server.fh.decode(args.object);
-    if (!decoded || decoded.exportIndex !== 0) throw new NfsError(N.NFS4ERR_BADHANDLE);
+    if (!decoded) throw new NfsError(N.NFS4ERR_BADHANDLE);
+    // through an access point, only handles handed out through it are valid (the jail)
+    if (ctx.conn.grant.accessPoint && decoded.exportIndex !== ctx.conn.grant.exportIndex) {
+      throw new NfsError(N.NFS4ERR_STALE, 'handle from outside the access point');
+    }
     const stat = await ctx.server.store.verify(decoded.ino, decoded.gen);
     // keep the client's bytes: they are a view into the request, so copy once
     ctx.cfh = { ino: stat.ino, gen: stat.gen, fh: Buffer.from(args.object), stat };
@@ -142,7 +173,11 @@ const LOOKUPP: OpSpec<undefined, void> = {
   async run(ctx) {
     const dir = cfh(ctx);
     requireDir(dir);
-    if (dir.ino === ctx.server.store.rootIno) throw new NfsError(N.NFS4ERR_NOENT, 'LOOKUPP at the root');
+    if (ctx.conn.grant.accessPoint) {
+      // at the access point's root, ".." is the root itself: nothing above it is reachable
+      if (ctx.apRootIno === undefined) ctx.apRootIno = (await connectionRoot(ctx)).ino;
+      if (dir.ino === ctx.apRootIno) return;
+    } else if (dir.ino === ctx.server.store.rootIno) throw new NfsError(N.NFS4ERR_NOENT, 'LOOKUPP at the root');
     requireAccess(ctx, dir.stat, MAY_EXEC);
     const stat = await ctx.server.store.parent(dir.ino);
     ctx.cfh = fileRef(ctx, stat);
@@ -420,7 +455,7 @@ const SECINFO_NO_NAME: OpSpec<number, N.secinfo4[]> = {
     const ref = cfh(ctx);
     if (style === N.SECINFO_STYLE4_PARENT) {
       requireDir(ref);
-      if (ref.ino === ctx.server.store.rootIno) throw new NfsError(N.NFS4ERR_NOENT);
+      if (isConnectionRoot(ctx, ref)) throw new NfsError(N.NFS4ERR_NOENT);
     } else if (style !== N.SECINFO_STYLE4_CURRENT_FH) throw new NfsError(N.NFS4ERR_INVAL);
     ctx.cfh = undefined;
     return SECINFO_RESULT;

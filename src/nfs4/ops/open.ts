@@ -16,6 +16,7 @@ import type { Client, OpenOwner } from '../../state/model.js';
 import { ACCESS_READ, ACCESS_WRITE } from '../../state/model.js';
 import { invalidStateid } from '../../state/stateids.js';
 import { argStateid, sessionClientOrUndefined, snapshot, stateManager } from './state-common.js';
+import { fileRef } from './file-ops.js';
 
 const WANT_FLAGS =
   N.OPEN4_SHARE_ACCESS_WANT_DELEG_MASK |
@@ -31,10 +32,6 @@ interface OpenOutcome {
   res: N.OPEN4resok;
   ref: FileRef;
   stateid: StateidRef;
-}
-
-function fileRef(ctx: CompoundCtx, stat: Stat): FileRef {
-  return { ino: stat.ino, gen: stat.gen, fh: ctx.server.fh.encode(stat.ino, stat.gen), stat };
 }
 
 function isENOENT(err: unknown): boolean {

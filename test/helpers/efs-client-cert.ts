@@ -1,0 +1,40 @@
+/**
+ * Makes a client certificate the way efs-utils does (self-signed, with the
+ * private extensions naming the file system and access point), for tests
+ * that connect over TLS as the mount helper's stunnel or efs-proxy would.
+ */
+import { generateKeyPairSync } from 'node:crypto';
+import forge from 'node-forge';
+import { OID_EFS_ACCESS_POINT, OID_EFS_CLIENT_INFO, OID_EFS_FILE_SYSTEM } from '../../src/transport/efs-cert.js';
+
+export function makeClientCert(opts: { fsId?: string; ap?: string }): { cert: string; key: string } {
+  const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const keyPem = privateKey.export({ type: 'pkcs1', format: 'pem' }).toString();
+  const key = forge.pki.privateKeyFromPem(keyPem) as forge.pki.rsa.PrivateKey;
+  const c = forge.pki.createCertificate();
+  c.publicKey = forge.pki.setRsaPublicKey(key.n, key.e);
+  c.serialNumber = '00';
+  const now = Date.now();
+  c.validity.notBefore = new Date(now - 15 * 60_000);
+  c.validity.notAfter = new Date(now + 3 * 3600_000);
+  c.setSubject([{ name: 'commonName', value: 'forgehost' }]);
+  c.setIssuer([{ name: 'commonName', value: 'forgehost' }]);
+  const utf8 = (s: string): string => forge.asn1.toDer(forge.asn1.create(forge.asn1.Class.UNIVERSAL, forge.asn1.Type.UTF8, false, s)).getBytes();
+  const exts: Array<Record<string, unknown>> = [{ name: 'subjectKeyIdentifier' }];
+  if (opts.ap) exts.push({ id: OID_EFS_ACCESS_POINT, value: utf8(opts.ap) });
+  if (opts.fsId) exts.push({ id: OID_EFS_FILE_SYSTEM, value: utf8(opts.fsId) });
+  exts.push({
+    id: OID_EFS_CLIENT_INFO,
+    value: forge.asn1
+      .toDer(
+        forge.asn1.create(forge.asn1.Class.UNIVERSAL, forge.asn1.Type.SEQUENCE, true, [
+          forge.asn1.create(forge.asn1.Class.UNIVERSAL, forge.asn1.Type.UTF8, false, 'test'),
+          forge.asn1.create(forge.asn1.Class.UNIVERSAL, forge.asn1.Type.UTF8, false, '3.2.0'),
+        ]),
+      )
+      .getBytes(),
+  });
+  c.setExtensions(exts);
+  c.sign(key, forge.md.sha256.create());
+  return { cert: forge.pki.certificateToPem(c), key: keyPem };
+}
