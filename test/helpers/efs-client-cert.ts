@@ -5,9 +5,17 @@
  */
 import { generateKeyPairSync } from 'node:crypto';
 import forge from 'node-forge';
-import { OID_EFS_ACCESS_POINT, OID_EFS_CLIENT_INFO, OID_EFS_FILE_SYSTEM } from '../../src/transport/efs-cert.js';
+import { OID_EFS_ACCESS_POINT, OID_EFS_CLIENT_AUTH, OID_EFS_CLIENT_INFO, OID_EFS_FILE_SYSTEM } from '../../src/transport/efs-cert.js';
+import { signConnectRequest } from '../../src/transport/sigv4.js';
 
-export function makeClientCert(opts: { fsId?: string; ap?: string }): { cert: string; key: string } {
+export interface IamSigning {
+  accessKeyId: string;
+  secretAccessKey: string;
+  region: string;
+  signingTime?: Date;
+}
+
+export function makeClientCert(opts: { fsId?: string; ap?: string; iam?: IamSigning }): { cert: string; key: string } {
   const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
   const keyPem = privateKey.export({ type: 'pkcs1', format: 'pem' }).toString();
   const key = forge.pki.privateKeyFromPem(keyPem) as forge.pki.rsa.PrivateKey;
@@ -23,6 +31,23 @@ export function makeClientCert(opts: { fsId?: string; ap?: string }): { cert: st
   const exts: Array<Record<string, unknown>> = [{ name: 'subjectKeyIdentifier' }];
   if (opts.ap) exts.push({ id: OID_EFS_ACCESS_POINT, value: utf8(opts.ap) });
   if (opts.fsId) exts.push({ id: OID_EFS_FILE_SYSTEM, value: utf8(opts.fsId) });
+  if (opts.iam) {
+    // the SigV4 Connect token, signed with this certificate's public key hash as efs-utils does
+    const signingTime = opts.iam.signingTime ?? new Date(Math.floor(Date.now() / 1000) * 1000);
+    const publicKeyHash = forge.pki.getPublicKeyFingerprint(c.publicKey, { type: 'RSAPublicKey', md: forge.md.sha1.create(), encoding: 'hex' }) as string;
+    const signature = signConnectRequest({ ...opts.iam, signingTime, publicKeyHash, fileSystemId: opts.fsId ?? '' });
+    const A = forge.asn1;
+    exts.push({
+      id: OID_EFS_CLIENT_AUTH,
+      value: A.toDer(
+        A.create(A.Class.UNIVERSAL, A.Type.SEQUENCE, true, [
+          A.create(A.Class.UNIVERSAL, A.Type.UTF8, false, opts.iam.accessKeyId),
+          A.create(A.Class.UNIVERSAL, A.Type.OCTETSTRING, false, signature),
+          A.create(A.Class.UNIVERSAL, A.Type.UTCTIME, false, A.dateToUtcTime(signingTime)),
+        ]),
+      ).getBytes(),
+    });
+  }
   exts.push({
     id: OID_EFS_CLIENT_INFO,
     value: forge.asn1

@@ -9,7 +9,7 @@ import * as N from '../../src/xdr/gen/nfs4.js';
 import { startServer, type RunningServer } from '../../src/server.js';
 import { parseConfig } from '../../src/model/config.js';
 import { FATTR, NfsClient, NfsStatusError, op } from '../../src/client/nfs-client.js';
-import { makeClientCert } from '../helpers/efs-client-cert.js';
+import { makeClientCert, type IamSigning } from '../helpers/efs-client-cert.js';
 
 // The EFS security model through the whole server: TLS on the NFS port,
 // file system policies deciding ClientMount / ClientWrite / ClientRootAccess
@@ -49,8 +49,11 @@ async function serve(policy?: object, existingDataDir?: string, extra: object = 
   return running;
 }
 
-async function client(r: Running, opts: { tls?: boolean; uid?: number; accessPoint?: string } = {}): Promise<NfsClient> {
-  const cert = opts.accessPoint ? makeClientCert({ ap: opts.accessPoint, fsId: r.server.fileSystemId }) : undefined;
+async function client(r: Running, opts: { tls?: boolean; uid?: number; accessPoint?: string; iam?: IamSigning } = {}): Promise<NfsClient> {
+  const cert =
+    opts.accessPoint || opts.iam
+      ? makeClientCert({ fsId: r.server.fileSystemId, ...(opts.accessPoint ? { ap: opts.accessPoint } : {}), ...(opts.iam ? { iam: opts.iam } : {}) })
+      : undefined;
   const c = await NfsClient.connect({
     host: '127.0.0.1',
     port: r.server.port,
@@ -175,6 +178,31 @@ describe('EFS security model over NFS', () => {
       const r = await serve(undefined, undefined, { accessPoints });
       const c = await client(r, { accessPoint: 'fsap-0bbbbbbbbbbbbbbbb' });
       expect(await status(c.rootFh())).toBe(N.NFS4ERR_NOENT);
+    });
+  });
+
+  describe('IAM mounts (SigV4 Connect token in the client certificate)', () => {
+    const ROLE = 'arn:aws:iam::111122223333:role/EfsReadOnly';
+    const key = { accessKeyId: 'AKIDLOCALEFSTEST01', secretAccessKey: 'local-secret', region: 'us-east-1' };
+    const P6_ROLE_READ_ONLY = { Statement: [{ Sid: 'ro-role', Effect: 'Allow', Principal: { AWS: ROLE }, Action: ['elasticfilesystem:ClientMount'] }] };
+    const extra = {
+      region: 'us-east-1',
+      accountId: '111122223333',
+      credentials: { [key.accessKeyId]: { secretAccessKey: key.secretAccessKey, principalArn: ROLE, accountId: '111122223333' } },
+    };
+
+    it('the verified principal is what the policy sees: the role mounts read-only, anonymous TLS is refused, a bad signature is refused and audited', async () => {
+      const r = await serve(P6_ROLE_READ_ONLY, undefined, extra);
+      const role = await client(r, { iam: key });
+      expect((await role.rootFh()).length).toBeGreaterThan(0);
+      expect(await status(role.mkdir('/nope'))).toBe(N.NFS4ERR_ACCESS);
+      const anon = await client(r, { tls: true });
+      expect(await status(anon.rootFh())).toBe(N.NFS4ERR_ACCESS);
+      const forged = await client(r, { iam: { ...key, secretAccessKey: 'wrong' } });
+      expect(await status(forged.rootFh())).toBe(N.NFS4ERR_ACCESS);
+      const byPrincipal = r.audit.filter((a) => a.principal === ROLE);
+      expect(byPrincipal[0]!.decisions).toEqual({ ClientMount: true, ClientWrite: false, ClientRootAccess: false });
+      expect(r.audit.some((a) => String(a.refusal).includes('bad-signature'))).toBe(true);
     });
   });
 });
