@@ -174,6 +174,32 @@ describe('EFS security model over NFS', () => {
       expect(await status(c.run([op.putfh(await full.rootFh()), op.getattr([FATTR.SIZE])]))).toBe(N.NFS4ERR_STALE);
     });
 
+    it('escape attempts fail: LOOKUPP loops, a symlink to /, renames and handles of another access point', async () => {
+      const r = await serve(undefined, undefined, {
+        accessPoints: [
+          ...accessPoints,
+          { accessPointId: 'fsap-0cccccccccccccccc', rootDirectory: { path: '/other', creationInfo: { ownerUid: 0, ownerGid: 0, permissions: '0777' } } },
+        ],
+      });
+      const c = await client(r, { accessPoint: AP });
+      const rootFh = await c.rootFh();
+      const loop = await c.run([op.putrootfh(), op.lookupp(), op.lookupp(), op.lookupp(), op.lookupp(), op.getfh()]);
+      expect(loop[5]!.opgetfh?.resok4?.object.equals(rootFh)).toBe(true);
+      // the server never follows a symlink: a link to / is just a name holding "/"
+      await c.symlink('/escape', '/');
+      expect(await c.readlink('/escape')).toBe('/');
+      expect(await status(c.run([op.putrootfh(), op.lookup('escape'), op.lookup('etc')]))).toBe(N.NFS4ERR_SYMLINK);
+      // a handle handed out through another access point is refused, so nothing can be renamed or linked out
+      const other = await client(r, { accessPoint: 'fsap-0cccccccccccccccc' });
+      const otherRoot = await other.rootFh();
+      await c.mkdir('/inside');
+      expect(await status(c.run([op.putrootfh(), op.savefh(), op.putfh(otherRoot), op.rename('inside', 'moved')]))).toBe(N.NFS4ERR_STALE);
+      expect(await status(c.run([op.putfh(otherRoot), op.savefh(), op.putrootfh(), op.rename('inside', 'moved')]))).toBe(N.NFS4ERR_STALE);
+      const full = await client(r);
+      expect((await full.readdir('/other')).map((e) => e.name)).toEqual([]);
+      expect((await full.readdir('/apps/one')).map((e) => e.name).sort()).toEqual(['escape', 'inside']);
+    });
+
     it('a missing root without CreationInfo makes the mount fail', async () => {
       const r = await serve(undefined, undefined, { accessPoints });
       const c = await client(r, { accessPoint: 'fsap-0bbbbbbbbbbbbbbbb' });
