@@ -541,7 +541,8 @@ WALL=$(elapsed "$T_START")
 
 # ------------------------------------------------------------------ results --
 # event WORD -> the rest of the first "@@GUEST WORD ..." line
-event() { tr -d '\r' <"$EVENTS" | awk -v w="$1" '$1 == "@@GUEST" && $2 == w { $1 = $2 = ""; sub(/^ +/, ""); print; exit }'; }
+# awk reads the file itself: with a pipe, its early exit could kill the writer with SIGPIPE (exit 141 under pipefail)
+event() { awk -v w="$1" '{ sub(/\r$/, "") } $1 == "@@GUEST" && $2 == w { $1 = $2 = ""; sub(/^ +/, ""); print; exit }' "$EVENTS"; }
 field() { echo "$1" | awk -v i="$2" '{ print $i }'; }
 span() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "") print "?"; else printf "%.2f", b - a }'; }
 E_BOOT=$(event BOOT) E_MOD=$(event MODULES) E_NET=$(event NET) E_MOUNTED=$(event MOUNTED)

@@ -50,8 +50,14 @@ const MAX_TAG = 1024;
 const FINGERPRINT_BYTES = 512;
 
 const NOBODY = 65534;
-/** Ops that reach the file system without a current filehandle. */
-const ROOT_OPS = new Set([N.OP_PUTROOTFH, N.OP_PUTPUBFH, N.OP_PUTFH]);
+/**
+ * Ops refused on a connection without ClientMount besides those needing a
+ * filehandle: the ones reaching the file system without one, and the first
+ * call of a mount (EXCHANGE_ID, SETCLIENTID). Refusing the latter makes Linux
+ * report "access denied by server" as on EFS; an ACCESS on the root lookup
+ * alone comes out of mount(2) as EPERM.
+ */
+const ROOT_OPS = new Set([N.OP_PUTROOTFH, N.OP_PUTPUBFH, N.OP_PUTFH, N.OP_EXCHANGE_ID, N.OP_SETCLIENTID]);
 /** compound() result meaning: send no reply (a retransmission of a request still running). */
 const DROP = Buffer.alloc(0);
 
