@@ -350,18 +350,6 @@ let s3Before: Map<string, Entry> | undefined;
 let s3After: Map<string, Entry> | undefined;
 const stageOrder: string[] = [];
 
-/**
- * kclient.sh's exit status, except for one harness bug: its event() pipes
- * `tr` into an awk that exits at the first match, so once the guest's output
- * passes 4 KiB, tr may die of SIGPIPE and (pipefail, set -e) the harness
- * exits 141 before its timing line, after a clean run, keeping its run dir.
- * The script's own status is in the end banner then.
- */
-function effectiveExit(run: GuestResult): number {
-  if (run.code === 141 && /^=== kclient: script end \(exit 0\) ===$/m.test(run.output) && !/UMOUNT FAILED/.test(run.stderr)) return 0;
-  return run.code;
-}
-
 function parseAudits(lines: string[]): Audit[] {
   return lines.filter((l) => l.includes('"part":"audit"')).map((l) => JSON.parse(l) as Audit);
 }
@@ -486,11 +474,6 @@ describe('EFS security model: Linux kernel client through efs-utils style stunne
         },
       });
       await pending;
-      if (guestRun.code === 141 && effectiveExit(guestRun) === 0) {
-        console.warn('kclient.sh exited 141 (SIGPIPE in its event() pipeline) after a clean run: counted as 0');
-        const kept = /run dir kept: (\S+)/.exec(guestRun.stderr)?.[1];
-        if (kept && path.basename(kept).startsWith('kclient-run.')) fs.rmSync(kept, { recursive: true, force: true });
-      }
       await closeStage(false);
       if (current?.name === 's3') s3After = snapshot(path.join(dataDirs.policies, 'fs'));
     } finally {
@@ -511,7 +494,7 @@ describe('EFS security model: Linux kernel client through efs-utils style stunne
     expect(hostError, why(stageOrder.at(-1) ?? 's1')).toBeUndefined();
     const run = guestRun!;
     const failed = run.output.match(/^FAIL.*$/gm) ?? [];
-    expect(effectiveExit(run), `guest exit ${run.code}; ${failed.join('; ')}\n${run.stderr.slice(-3000)}`).toBe(0);
+    expect(run.code, `guest exit ${run.code}; ${failed.join('; ')}\n${run.stderr.slice(-3000)}`).toBe(0);
     expect(run.output).toContain('@@SEC DONE');
   });
 
