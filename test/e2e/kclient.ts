@@ -221,10 +221,15 @@ export interface ServerOptions {
   readyTimeoutMs?: number;
   /** pino level for --log-level; default: $LOCALEFS_E2E_LOG_LEVEL or the server's own. */
   logLevel?: string;
+  /** More command-line arguments, e.g. ['--config', FILE]. */
+  extraArgs?: string[];
 }
 
 export interface RunningServer {
   port: number;
+  /** From the ready line: the file system's id and the local CA file (cafile= for TLS mounts). */
+  fileSystemId: string;
+  caFile: string;
   /** stdout and stderr lines of the server process, as they came. */
   logs: string[];
   /** SIGTERM, then wait for the process to exit (SIGKILL after 15 s). */
@@ -250,6 +255,7 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
   ];
   const logLevel = o.logLevel ?? process.env.LOCALEFS_E2E_LOG_LEVEL;
   if (logLevel) args.push('--log-level', logLevel);
+  if (o.extraArgs) args.push(...o.extraArgs);
   // own process group, so that stop() reaches tsx and the node it starts
   const child: ChildProcess = spawn(cmd, args, {
     cwd: REPO_ROOT,
@@ -265,7 +271,7 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
     });
   });
 
-  const ready = new Promise<void>((resolve, reject) => {
+  const ready = new Promise<{ fileSystemId: string; caFile: string }>((resolve, reject) => {
     const timer = setTimeout(
       () => reject(new Error(`server not ready after ${o.readyTimeoutMs ?? 60000} ms:\n${logs.slice(-30).join('\n')}`)),
       o.readyTimeoutMs ?? 60000,
@@ -282,7 +288,8 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
           logs.push(line);
           if (checkReady && line.includes('"msg":"localefs ready"')) {
             clearTimeout(timer);
-            resolve();
+            const j = JSON.parse(line) as { fileSystemId: string; caFile: string };
+            resolve({ fileSystemId: j.fileSystemId, caFile: j.caFile });
           }
         }
       });
@@ -317,13 +324,14 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
   const killServer = () => signalGroup('SIGKILL');
   live.add(killServer);
   void exitPromise.then(() => live.delete(killServer));
+  let info;
   try {
-    await ready;
+    info = await ready;
   } catch (e) {
     signalGroup('SIGKILL');
     throw e;
   }
-  return { port, logs, stop };
+  return { port, ...info, logs, stop };
 }
 
 // ------------------------------------------------------------ data dir --

@@ -20,7 +20,6 @@
 // A missing qemu/kernel/busybox or stunnel makes the tests FAIL (never skip),
 // naming the packages to install.
 
-import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
@@ -37,6 +36,8 @@ import {
   timingSummary,
   type GuestControl,
   type GuestResult,
+  startServer,
+  type RunningServer,
 } from './kclient.js';
 import { startStunnel, stunnelBinary, type RunningStunnel } from './stunnel.js';
 
@@ -151,106 +152,17 @@ interface StageRecord {
 
 // ------------------------------------------------------ localefs server --
 
-interface Localefs {
-  port: number;
-  fileSystemId: string;
-  caFile: string;
-  logs: string[];
-  stop(): Promise<void>;
-}
+type Localefs = RunningServer;
 
-const liveServers = new Set<ChildProcess>();
-process.on('exit', () => {
-  for (const c of liveServers) {
-    try {
-      process.kill(-c.pid!, 'SIGKILL');
-    } catch {
-      /* gone */
-    }
-  }
-});
-
-/** `tsx src/main.ts` with --config (kclient.ts' startServer has no config option). */
+/** localefs with an optional --config (written to a file in configDir). */
 async function startLocalefs(dataDir: string, config: object | undefined, configDir: string): Promise<Localefs> {
-  const port = await freePort();
-  const tsx = path.join(REPO_ROOT, 'node_modules/.bin/tsx');
-  const args = ['src/main.ts', '--data', dataDir, '--port', String(port), '--host', '127.0.0.1', '--lease-seconds', String(LEASE_SECONDS)];
-  const logLevel = process.env.LOCALEFS_E2E_LOG_LEVEL;
-  if (logLevel) args.push('--log-level', logLevel);
+  const extraArgs: string[] = [];
   if (config) {
     const file = path.join(configDir, `config-${Date.now()}-${Math.random().toString(16).slice(2)}.json`);
     fs.writeFileSync(file, JSON.stringify(config, null, 2));
-    args.push('--config', file);
+    extraArgs.push('--config', file);
   }
-  const child = spawn(fs.existsSync(tsx) ? tsx : 'npx', fs.existsSync(tsx) ? args : ['tsx', ...args], {
-    cwd: REPO_ROOT,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    detached: true,
-  });
-  liveServers.add(child);
-  const logs: string[] = [];
-  let exited = false;
-  const exit = new Promise<void>((resolve) =>
-    child.on('exit', () => {
-      exited = true;
-      liveServers.delete(child);
-      resolve();
-    }),
-  );
-  const signal = (sig: NodeJS.Signals) => {
-    try {
-      process.kill(-child.pid!, sig);
-    } catch {
-      /* gone */
-    }
-  };
-  const ready = new Promise<{ fileSystemId: string; caFile: string }>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`localefs not ready after 60 s:\n${logs.slice(-30).join('\n')}`)), 60_000);
-    for (const [stream, isStdout] of [
-      [child.stdout!, true],
-      [child.stderr!, false],
-    ] as const) {
-      let partial = '';
-      stream.setEncoding('utf8');
-      stream.on('data', (chunk: string) => {
-        partial += chunk;
-        let nl: number;
-        while ((nl = partial.indexOf('\n')) >= 0) {
-          const line = partial.slice(0, nl);
-          partial = partial.slice(nl + 1);
-          logs.push(line);
-          if (isStdout && line.includes('"msg":"localefs ready"')) {
-            clearTimeout(timer);
-            const j = JSON.parse(line) as { fileSystemId: string; caFile: string };
-            resolve({ fileSystemId: j.fileSystemId, caFile: j.caFile });
-          }
-        }
-      });
-    }
-    child.on('exit', (code, sig) => {
-      clearTimeout(timer);
-      reject(new Error(`localefs exited (${code ?? sig}) before it was ready:\n${logs.slice(-30).join('\n')}`));
-    });
-  });
-  let info;
-  try {
-    info = await ready;
-  } catch (e) {
-    signal('SIGKILL');
-    throw e;
-  }
-  return {
-    port,
-    ...info,
-    logs,
-    async stop() {
-      if (exited) return;
-      signal('SIGTERM');
-      const killer = setTimeout(() => signal('SIGKILL'), 15_000);
-      await exit;
-      clearTimeout(killer);
-    },
-  };
+  return startServer({ dataDir, leaseSeconds: LEASE_SECONDS, extraArgs });
 }
 
 // --------------------------------------------------------------- front --
