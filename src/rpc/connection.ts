@@ -50,6 +50,12 @@ export class RpcConnection {
   private inFlight = 0;
   private closed = false;
   private pausedForLoad = false;
+  /** A reply went out in this event-loop turn (a flush at the end of the turn is scheduled). */
+  private sentThisTurn = false;
+  /** Further replies of this turn are being collected (socket corked) until that flush. */
+  private corked = false;
+  /** Socket writes (a reply alone, or a corked batch), and replies in them (diagnostics and tests). */
+  readonly writeStats = { batches: 0, replies: 0 };
 
   constructor(
     readonly socket: Socket,
@@ -124,11 +130,37 @@ export class RpcConnection {
     this.send(finishRecord(w));
   }
 
+  /**
+   * Queues a reply. The first reply of an event-loop turn is written at once
+   * (no added latency); the replies that complete after it in the same turn
+   * (many calls in flight finish in one poll phase) are collected with the
+   * socket corked and leave together in one writev when a setImmediate at
+   * the end of the turn uncorks it. Backpressure is unchanged: corked bytes
+   * count in writableLength, so reading still pauses when too much is queued
+   * and resumes on 'drain'.
+   */
   send(reply: Buffer): void {
     if (this.closed || this.socket.destroyed) return;
+    if (!this.sentThisTurn) {
+      this.sentThisTurn = true;
+      setImmediate(this.flush);
+      this.writeStats.batches++;
+    } else if (!this.corked) {
+      this.corked = true;
+      this.socket.cork();
+      this.writeStats.batches++;
+    }
+    this.writeStats.replies++;
     this.socket.write(reply);
     this.updateFlow();
   }
+
+  private readonly flush = (): void => {
+    this.sentThisTurn = false;
+    if (!this.corked) return;
+    this.corked = false;
+    if (!this.socket.destroyed) this.socket.uncork();
+  };
 
   /** Pause reading while too many calls run or too many reply bytes are queued; resume when both drop. */
   private updateFlow(): void {

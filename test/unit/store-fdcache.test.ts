@@ -9,10 +9,10 @@ import { StoreError, type CreateAttrs } from '../../src/store/types.js';
 
 const dirs: string[] = [];
 const stores: LocalStore[] = [];
-async function open(fdCacheSize: number): Promise<LocalStore> {
+async function open(fdCacheSize: number, handoffMax?: number): Promise<LocalStore> {
   const d = await mkdtemp(path.join(os.tmpdir(), 'localefs-store-'));
   dirs.push(d);
-  const s = await LocalStore.open({ root: path.join(d, 'fs'), metaDir: path.join(d, 'meta'), fsid: { major: 0, minor: 0 }, fdCacheSize });
+  const s = await LocalStore.open({ root: path.join(d, 'fs'), metaDir: path.join(d, 'meta'), fsid: { major: 0, minor: 0 }, fdCacheSize, handoffMax });
   stores.push(s);
   return s;
 }
@@ -61,7 +61,7 @@ describe('fd cache and I/O', () => {
   });
 
   it('the shared fd cache is bounded, reused, and evicts removed or replaced inodes', async () => {
-    const s = await open(4);
+    const s = await open(4, 0); // (no create fds parked for a following open: see the hand-off tests)
     const base = await openFds();
     const files = [];
     for (let i = 0; i < 10; i++) files.push((await s.createFile(s.rootIno, `f${i}`, A)).stat);

@@ -19,7 +19,8 @@ import {
   type Store,
 } from '../types.js';
 import { Lru } from './lru.js';
-import { RwLock } from './rwlock.js';
+import { KeyedMutex, RwLock } from './rwlock.js';
+import { TouchClock } from './touch-clock.js';
 import { errnoOf, fail, toStoreError } from './errors.js';
 import { InodeIndex, type Link } from './inode-index.js';
 import { OwnerOverlay, type Owner } from './overlay.js';
@@ -56,6 +57,20 @@ export interface LocalStoreOptions {
   fdCacheSize?: number;
   /** Change floors kept before lingering ones are settled (default 100,000). */
   changeFloorLimit?: number;
+  /**
+   * How long the fd of a just-created file is kept for the open() that
+   * usually follows (default 2000 ms), and how many such fds at most
+   * (default 128; 0 turns the hand-off off).
+   */
+  handoffMs?: number;
+  handoffMax?: number;
+}
+
+/** The fd of a file createFile just made, parked for the open() that follows. */
+interface Handoff {
+  fh: fsp.FileHandle;
+  gen: number;
+  at: number;
 }
 
 /** An fd for I/O without path lookups. */
@@ -127,15 +142,28 @@ export class LocalStore implements Store {
 
   private readonly lock = new RwLock();
   private readonly changes: ChangeTracker;
-  /** Inodes with mutations in flight: count, and the highest change value computed meanwhile. */
-  private readonly active = new Map<number, { n: number; seen: number }>();
+  /**
+   * Inodes with mutations in flight: count, the highest change value computed
+   * meanwhile, and the highest `before` of the mutations begun meanwhile.
+   */
+  private readonly active = new Map<number, { n: number; seen: number; top: number }>();
   private readonly statCache: Lru<number, Stat>;
   private readonly dirCache: Lru<number, Listing>;
   private readonly fdCache: Lru<number, LocalFile>;
   /** Private opens not yet closed (closed at shutdown). */
   private readonly privateFiles = new Set<LocalFile>();
-  /** Bumped on every invalidation: a stat read that started before must not be cached. */
-  private epoch = 0;
+  /** Per-inode touch clock: a stat read that overlapped a mutation or invalidation of its inode is not cached. */
+  private readonly clock: TouchClock;
+  /** Fresh stat reads in flight, by inode: a caller may share one that started after the inode's last touch. */
+  private readonly resolving = new Map<number, { t: number; p: Promise<{ path: string; stat: Stat; link?: Link }> }>();
+  /** Serializes path operations on one directory entry (see remove()). */
+  private readonly names = new KeyedMutex();
+  /** Fds of just-created files, for the open() that follows (insertion order = age). */
+  private readonly handoff = new Map<number, Handoff>();
+  private handoffTimer: NodeJS.Timeout | undefined;
+  private readonly handoffMs: number;
+  private readonly handoffMax: number;
+  private readonly counters = { resolves: 0, resolvesShared: 0, handoffParked: 0, handoffUsed: 0, handoffExpired: 0, removesShared: 0, removesExclusive: 0 };
   private settling = false;
   private closed = false;
   private readonly tmpDir: string;
@@ -156,6 +184,9 @@ export class LocalStore implements Store {
     this.tmpDir = path.join(metaDir, 'store-tmp');
     this.changes = new ChangeTracker(opts.changeFloorLimit ?? 100_000);
     this.statCache = new Lru(opts.statCacheSize ?? 65536);
+    this.clock = new TouchClock(Math.max(1024, opts.statCacheSize ?? 65536));
+    this.handoffMs = opts.handoffMs ?? 2000;
+    this.handoffMax = Math.max(0, Math.floor(opts.handoffMax ?? 128));
     this.dirCache = new Lru(opts.dirCacheSize ?? 256);
     this.fdCache = new Lru(opts.fdCacheSize ?? 256, (_ino, f) => {
       f.closed = true;
@@ -290,13 +321,22 @@ export class LocalStore implements Store {
   }
 
   private invalidate(ino: number): void {
-    this.epoch++;
+    this.clock.touch(ino);
     this.statCache.delete(ino);
     this.dirCache.delete(ino);
   }
 
-  private cacheStat(s: Stat, epoch: number): void {
-    if (epoch === this.epoch && !this.active.has(s.ino)) this.statCache.set(s.ino, s);
+  /**
+   * Caches a stat read that started at clock tick `t`, unless its inode was
+   * touched since (the read may then show either side of that event).
+   *
+   * A stat read during one of our mutations of the inode is cacheable: it is
+   * a valid view while the mutation is in flight, its change value was
+   * recorded in the mutation's `seen` (so the value after is above it), and
+   * end() touches the inode and drops the entry.
+   */
+  private cacheStat(s: Stat, t: number): void {
+    if (!this.clock.since(s.ino, t)) this.statCache.set(s.ino, s);
   }
 
   /** Stat of an indexed inode (caller holds the namespace lock, shared or exclusive). */
@@ -309,46 +349,106 @@ export class LocalStore implements Store {
     return r.stat;
   }
 
-  /** Finds a live name of `ino`: its path and fresh stat. Prunes dead names. Lock held. */
-  private async resolve(ino: number): Promise<{ path: string; stat: Stat }> {
-    if (!this.index.has(ino)) fail('ESTALE');
-    const links = this.index.links(ino);
-    for (const l of links) {
-      let p: string;
-      try {
-        p = ino === this.rootIno ? this.root : this.pathVia(ino, l);
-      } catch {
-        continue;
-      }
-      const epoch = this.epoch;
-      let st: BigIntStats;
-      try {
-        st = await lstat(p);
-      } catch (e) {
-        const code = errnoOf(e);
-        if (code === 'ENOENT' || code === 'ENOTDIR') {
-          if (ino !== this.rootIno) this.dropLink(ino, l);
+  /**
+   * Finds a live name of `ino`: its path and fresh stat. Prunes dead names. Lock held.
+   *
+   * "Fresh" = read after every event that touched the inode before this call.
+   * A read of the same inode already in flight that started after the
+   * inode's last touch is exactly that, so concurrent callers share it (under
+   * load many ops ask for the stat of the same directory at once). The
+   * sharer holds the namespace lock too, so the path it gets is as valid for
+   * it as one it would have computed itself.
+   */
+  private resolve(ino: number): Promise<{ path: string; stat: Stat; link?: Link }> {
+    const cur = this.resolving.get(ino);
+    if (cur && !this.clock.since(ino, cur.t)) {
+      this.counters.resolvesShared++;
+      return cur.p;
+    }
+    this.counters.resolves++;
+    const t = this.clock.now();
+    const p = this.resolveNow(ino, t);
+    const entry = { t, p };
+    this.resolving.set(ino, entry);
+    const done = (): void => {
+      if (this.resolving.get(ino) === entry) this.resolving.delete(ino);
+    };
+    p.then(done, done);
+    return p;
+  }
+
+  private async resolveNow(ino: number, t0: number): Promise<{ path: string; stat: Stat; link?: Link }> {
+    let t = t0;
+    for (let attempt = 0; ; attempt++) {
+      if (!this.index.has(ino)) fail('ESTALE');
+      let raced = false;
+      for (const l of this.index.links(ino)) {
+        let p: string;
+        try {
+          p = ino === this.rootIno ? this.root : this.pathVia(ino, l);
+        } catch {
           continue;
         }
-        throw e;
+        // the third time, under the entry lock: no remove of this name can overlap the read
+        const r =
+          attempt < 2 || ino === this.rootIno
+            ? await this.statLink(ino, l, p, t, false)
+            : await this.names.run(entryKey(l), () => this.statLink(ino, l, p, t, true));
+        if (r === 'raced') raced = true;
+        else if (r !== 'gone') return r;
       }
-      if (inoOf(st) !== ino) {
-        if (ino !== this.rootIno) this.dropLink(ino, l);
-        continue;
-      }
-      const s = this.toStat(st);
-      const n = this.index.get(ino);
-      if (n && n.gen !== s.gen) {
-        // same number, new file (reused outside our view): the old handles are stale
-        this.forgetInode(ino);
-        this.index.add(ino, l.parent, l.name, s.gen, s.kind, s.spaceUsed);
-      } else {
-        this.index.setSpace(ino, s.spaceUsed);
-      }
-      this.cacheStat(s, epoch);
-      return { path: p, stat: s };
+      if (!raced) fail('ESTALE');
+      t = this.clock.now();
     }
-    fail('ESTALE');
+  }
+
+  /**
+   * lstat of one name of `ino` (read started at tick t), with index upkeep.
+   * Dropping a name or forgetting an inode on the strength of the read is
+   * only done when none of our mutations of the inode overlapped it (or under
+   * the entry lock): a remove of the name, and a create that reuses the inode
+   * number, may have run meanwhile, and the stale read must not undo their
+   * index updates. 'raced' asks the caller to read again.
+   */
+  private async statLink(
+    ino: number,
+    l: Link,
+    p: string,
+    t: number,
+    locked: boolean,
+  ): Promise<{ path: string; stat: Stat; link?: Link } | 'gone' | 'raced'> {
+    const root = ino === this.rootIno;
+    let st: BigIntStats;
+    try {
+      st = await lstat(p);
+    } catch (e) {
+      const code = errnoOf(e);
+      if (code === 'ENOENT' || code === 'ENOTDIR') {
+        if (root) return 'gone';
+        if (!locked && this.clock.since(ino, t)) return 'raced';
+        this.dropLink(ino, l);
+        return 'gone';
+      }
+      throw e;
+    }
+    if (inoOf(st) !== ino) {
+      if (root) return 'gone';
+      if (!locked && this.clock.since(ino, t)) return 'raced';
+      this.dropLink(ino, l);
+      return 'gone';
+    }
+    const s = this.toStat(st);
+    const n = this.index.get(ino);
+    if (n && n.gen !== s.gen) {
+      if (!root && !locked && this.clock.since(ino, t)) return 'raced';
+      // same number, new file (reused outside our view): the old handles are stale
+      this.forgetInode(ino);
+      this.index.add(ino, l.parent, l.name, s.gen, s.kind, s.spaceUsed);
+    } else {
+      this.index.setSpace(ino, s.spaceUsed);
+    }
+    this.cacheStat(s, t);
+    return root ? { path: p, stat: s } : { path: p, stat: s, link: l };
   }
 
   private dropLink(ino: number, l: Link): void {
@@ -361,6 +461,7 @@ export class LocalStore implements Store {
     this.invalidate(ino);
     this.changes.forget(ino);
     this.fdCache.delete(ino);
+    this.dropParked(ino);
     if (this.overlay?.get(ino)) {
       this.overlay.drop(ino).catch((e) => this.log.error({ err: (e as Error).message }, 'ownership overlay write failed'));
     }
@@ -372,10 +473,13 @@ export class LocalStore implements Store {
     return r;
   }
 
-  /** Stat (cached if possible) and a path of `ino`. Lock held. */
-  private async resolveCached(ino: number): Promise<{ stat: Stat; path: string }> {
+  /** Stat (cached if possible), a path of `ino` and the name it goes through (none for the root). Lock held. */
+  private async resolveCached(ino: number): Promise<{ stat: Stat; path: string; link?: Link }> {
     const c = this.statCache.get(ino);
-    if (c && this.index.has(ino)) return { stat: c, path: this.pathVia(ino) };
+    if (c) {
+      const n = this.index.get(ino);
+      if (n) return { stat: c, path: this.pathVia(ino), link: ino === this.rootIno ? undefined : { parent: n.parent, name: n.name } };
+    }
     return this.resolve(ino);
   }
 
@@ -388,11 +492,12 @@ export class LocalStore implements Store {
   private begin(ino: number, before: number): Mutation {
     let a = this.active.get(ino);
     if (!a) {
-      a = { n: 0, seen: 0 };
+      a = { n: 0, seen: 0, top: 0 };
       this.active.set(ino, a);
     }
     a.n++;
-    this.epoch++;
+    if (before > a.top) a.top = before;
+    this.clock.touch(ino);
     this.statCache.delete(ino);
     return { ino, before, done: false };
   }
@@ -408,10 +513,35 @@ export class LocalStore implements Store {
       if (--a.n <= 0) this.active.delete(m.ino);
     }
     this.changes.bump(m.ino, seen);
-    this.epoch++;
+    this.clock.touch(m.ino);
     this.statCache.delete(m.ino);
     if (!keepListing) this.dirCache.delete(m.ino);
     this.maybeSettle();
+  }
+
+  /**
+   * The mutation did not happen (it failed before changing anything): leaves
+   * the inode's change value alone. Values computed meanwhile were real
+   * values of the unchanged inode.
+   */
+  private abort(m: Mutation): void {
+    if (m.done) return;
+    m.done = true;
+    const a = this.active.get(m.ino);
+    if (a && --a.n <= 0) this.active.delete(m.ino);
+  }
+
+  /**
+   * Ends mutation m, whose result `st` was read starting at tick t (after
+   * begin), and caches that stat unless something else touched the inode
+   * since t.
+   */
+  private endWithStat(m: Mutation, st: BigIntStats, t: number): Stat {
+    const clean = !this.clock.since(m.ino, t);
+    this.end(m);
+    const s = this.toStat(st);
+    if (clean) this.statCache.set(m.ino, s);
+    return s;
   }
 
   /** The inode died during the mutation: no change to track. */
@@ -484,17 +614,22 @@ export class LocalStore implements Store {
         for (const [ino, floor] of this.changes.oldest(4096)) {
           try {
             const p = this.pathVia(ino);
-            let st = await lstat(p);
-            if (inoOf(st) !== ino) {
-              this.changes.forget(ino);
-              continue;
-            }
-            if (changeBase(st.ctimeNs) < floor) {
-              await fsp.lchown(p, -1, -1); // moves ctime to now, past the floor
-              st = await lstat(p);
-            }
-            this.invalidate(ino);
-            if (changeBase(st.ctimeNs) >= floor) this.changes.forget(ino);
+            const n = this.index.get(ino);
+            const link = n && ino !== this.rootIno ? { parent: n.parent, name: n.name } : undefined;
+            // under the entry lock: the name keeps naming the inode checked below
+            await this.names.run(entryKey(link), async () => {
+              let st = await lstat(p);
+              if (inoOf(st) !== ino) {
+                this.changes.forget(ino);
+                return;
+              }
+              if (changeBase(st.ctimeNs) < floor) {
+                await fsp.lchown(p, -1, -1); // moves ctime to now, past the floor
+                st = await lstat(p);
+              }
+              this.invalidate(ino);
+              if (changeBase(st.ctimeNs) >= floor) this.changes.forget(ino);
+            });
           } catch {
             this.changes.forget(ino);
           }
@@ -537,16 +672,22 @@ export class LocalStore implements Store {
     }
   }
 
-  private async lookupIn(dirIno: number, dirPath: string, name: string): Promise<Stat> {
-    const epoch = this.epoch;
+  private async lookupIn(dirIno: number, dirPath: string, name: string, locked = false): Promise<Stat> {
+    const t = this.clock.now();
     const st = await lstat(dirPath + '/' + name);
     // a mount point inside the tree: its inode numbers would collide with ours
     if (st.dev !== this.rootDev) fail('EACCES', 'another file system is mounted here');
+    if (!locked && this.clock.since(inoOf(st), t)) {
+      // one of our mutations of that inode overlapped the read (a remove of this name, a create
+      // reusing the number...): a stale read must not re-add a removed name or forget a new file.
+      // Read again under the entry lock, which no remove of this name can overlap.
+      return this.names.run(entryKey({ parent: dirIno, name }), () => this.lookupIn(dirIno, dirPath, name, true));
+    }
     const s = this.toStat(st);
     const n = this.index.get(s.ino);
     if (n && n.gen !== s.gen) this.forgetInode(s.ino);
     this.index.add(s.ino, dirIno, name, s.gen, s.kind, s.spaceUsed);
-    this.cacheStat(s, epoch);
+    this.cacheStat(s, t);
     return s;
   }
 
@@ -638,7 +779,8 @@ export class LocalStore implements Store {
       return await this.lock.shared(async () => {
         const r = await this.resolveCached(ino);
         if (r.stat.kind !== 'lnk') fail('EINVAL', 'not a symlink');
-        return fsp.readlink(r.path);
+        // the entry lock: the name cannot be removed and taken by another file meanwhile
+        return this.names.run(entryKey(r.link), () => fsp.readlink(r.path));
       });
     } catch (e) {
       throw this.err(e, 'readlink');
@@ -662,24 +804,40 @@ export class LocalStore implements Store {
         const fh = await fsp.open(p, C.O_CREAT | C.O_EXCL | C.O_RDWR | O_NOFOLLOW, real & 0o777);
         let st: BigIntStats;
         try {
-          if (!this.overlay) await fh.chown(attrs.uid, attrs.gid);
-          await fh.chmod(real);
-          if (attrs.size) await fh.truncate(attrs.size);
+          // One fstat shows what the create left (umask, a setgid directory's group, our own
+          // uid/gid); only what differs from the wanted owner and mode is changed. chown comes
+          // first, as it may clear setuid/setgid (the create set none).
+          st = await fh.stat({ bigint: true });
+          let changed = false;
+          if (!this.overlay && (Number(st.uid) !== attrs.uid || Number(st.gid) !== attrs.gid)) {
+            await fh.chown(attrs.uid, attrs.gid);
+            changed = true;
+          }
+          if ((Number(st.mode) & 0o7777) !== real) {
+            await fh.chmod(real);
+            changed = true;
+          }
+          if (attrs.size) {
+            await fh.truncate(attrs.size);
+            changed = true;
+          }
           if (attrs.atime !== undefined || attrs.mtime !== undefined) {
-            const cur = await fh.stat({ bigint: true });
+            const cur = changed ? await fh.stat({ bigint: true }) : st;
             await fh.utimes(
               attrs.atime !== undefined ? toSeconds(attrs.atime) : Number(cur.atimeNs) / 1e9,
               attrs.mtime !== undefined ? toSeconds(attrs.mtime) : Number(cur.mtimeNs) / 1e9,
             );
+            changed = true;
           }
-          st = await fh.stat({ bigint: true });
+          if (changed) st = await fh.stat({ bigint: true });
           await this.setOwner(inoOf(st), { gen: genOf(st), uid: attrs.uid, gid: attrs.gid, mode: attrs.mode & 0o7777 });
         } catch (e) {
           await fh.close().catch(() => undefined);
           await fsp.unlink(p).catch(() => undefined);
           throw e;
         }
-        await fh.close();
+        // kept for the open() of this file that usually follows (OPEN with create)
+        this.park(inoOf(st), genOf(st), fh);
         return st;
       });
     } catch (e) {
@@ -688,7 +846,8 @@ export class LocalStore implements Store {
   }
 
   /**
-   * Runs a creation under the namespace lock: `make` creates `name` at the
+   * Runs a creation under the namespace lock (exclusive for symlinks, see
+   * the note above remove()) and the entry lock: `make` creates `name` at the
    * given path (EEXIST if taken) and returns its lstat.
    */
   private creating(
@@ -702,7 +861,8 @@ export class LocalStore implements Store {
       this.checkDepth(dirIno);
       const m = this.begin(dirIno, dir.stat.change);
       try {
-        const st = await make(dir.path + '/' + name);
+        // under the entry lock: a remove of this name cannot run between make's calls on the path
+        const st = await this.names.run(entryKey({ parent: dirIno, name }), () => make(dir.path + '/' + name));
         return await this.created(m, name, st);
       } finally {
         this.end(m);
@@ -904,12 +1064,11 @@ export class LocalStore implements Store {
         const om = this.begin(ino, src.stat.change);
         try {
           await fsp.link(src.path, p);
+          const t = this.clock.now();
           const st = await lstat(p);
           if (inoOf(st) !== ino) fail('EIO', 'link: inode mismatch');
-          this.end(om);
-          const s = this.toStat(st);
+          const s = this.endWithStat(om, st, t);
           this.index.add(ino, dirIno, name, s.gen, s.kind, s.spaceUsed);
-          this.cacheStat(s, this.epoch);
           const dc = await this.dirAfter(dm, (l) => listingAdd(l, name, ino));
           return { stat: s, dir: dc };
         } finally {
@@ -924,30 +1083,89 @@ export class LocalStore implements Store {
 
   // ---------------------------------------------------------------- removal and rename
 
+  /*
+   * Locking of remove.
+   *
+   * The namespace lock exists so that no path-using op resolves a path
+   * through a directory that is meanwhile swapped for a symlink (or for
+   * another directory). Only ops that change which object a directory
+   * component names need it exclusively:
+   *   - rename (moves directories, puts anything at a name);
+   *   - symlink creation and link (put a symlink at a name that a path
+   *     resolved before may still use);
+   *   - removing a directory: a path resolved through it (say by a create
+   *     inside it) may meanwhile lead, after the rmdir and a mkdir of the same
+   *     name, into another directory, or, with a symlink made there, out of
+   *     the tree.
+   * Removing a non-directory changes no directory component of any path
+   * (components are directories), so it runs under the shared lock, next to
+   * creations and other removes. What it can change is the object at the
+   * removed name itself, so the ops that act on an object through its own
+   * name (the entry: parent ino + name) rather than through an fd hold a
+   * per-entry lock (`names`) across their check and their calls:
+   *   - remove itself (its lstat and unlink: else two removes of one name
+   *     with a create between them could unlink the new file);
+   *   - creations (their cleanup unlink, mknod's chmod/lchown by path);
+   *   - setattr of a symlink/fifo/socket (lstat check, then calls by path);
+   *   - readlink, and the change-floor settling (lchown by path);
+   *   - lookup and stat reads whose index upkeep would act on a read that
+   *     one of our mutations of the inode overlapped (the read is then done
+   *     again under the entry lock, see lookupIn and statLink).
+   * Whether the entry is a directory is only known after its lstat: a
+   * directory found under the shared lock is left alone and the remove
+   * starts over under the exclusive lock.
+   */
   async remove(dirIno: number, name: string): Promise<{ removed: Stat; dir: DirChange }> {
     this.checkOpen();
     checkName(name);
     try {
-      return await this.lock.exclusive(async () => {
-        const dir = await this.dirInfo(dirIno);
-        const p = dir.path + '/' + name;
-        const st = await lstat(p);
-        const removed = this.indexedStat(st, dirIno, name);
-        const dm = this.begin(dirIno, dir.stat.change);
-        const om = this.begin(removed.ino, removed.change);
-        try {
-          if (removed.kind === 'dir') await fsp.rmdir(p);
-          else await fsp.unlink(p);
-          this.unlinked(removed, dirIno, name, om);
-          const dc = await this.dirAfter(dm, (l) => listingRemove(l, name));
-          return { removed, dir: dc };
-        } finally {
-          this.end(om);
-          this.end(dm);
-        }
-      });
+      const r = await this.lock.shared(() => this.names.run(entryKey({ parent: dirIno, name }), () => this.removeEntry(dirIno, name, false)));
+      if (r) {
+        this.counters.removesShared++;
+        return r;
+      }
+      this.counters.removesExclusive++;
+      const x = await this.lock.exclusive(() => this.removeEntry(dirIno, name, true));
+      if (!x) fail('EIO', 'remove: no result');
+      return x;
     } catch (e) {
       throw this.err(e, 'remove');
+    }
+  }
+
+  /**
+   * Removes one entry (see the locking note above remove()). With only the
+   * shared lock held, returns undefined for a directory (nothing changed).
+   */
+  private async removeEntry(dirIno: number, name: string, exclusive: boolean): Promise<{ removed: Stat; dir: DirChange } | undefined> {
+    const dir = await this.dirInfo(dirIno);
+    const p = dir.path + '/' + name;
+    // begun before the entry's lstat, with no await since the directory's stat: `before` is
+    // current (other mutations of the directory may end while we read the entry)
+    const dm = this.begin(dirIno, dir.stat.change);
+    let st: BigIntStats;
+    try {
+      st = await lstat(p);
+    } catch (e) {
+      this.abort(dm);
+      throw e;
+    }
+    if (!exclusive && kindOf(Number(st.mode)) === 'dir') {
+      this.abort(dm);
+      return undefined;
+    }
+    let om: Mutation | undefined;
+    try {
+      const removed = this.indexedStat(st, dirIno, name);
+      om = this.begin(removed.ino, removed.change);
+      if (removed.kind === 'dir') await fsp.rmdir(p);
+      else await fsp.unlink(p);
+      this.unlinked(removed, dirIno, name, om);
+      const dc = await this.dirAfter(dm, (l) => listingRemove(l, name));
+      return { removed, dir: dc };
+    } finally {
+      if (om) this.end(om);
+      this.end(dm);
     }
   }
 
@@ -1084,6 +1302,7 @@ export class LocalStore implements Store {
         const mtime = attrs.mtime !== undefined ? toSeconds(attrs.mtime) : cur.stat.mtime.sec + cur.stat.mtime.nsec / 1e9;
 
         let st: BigIntStats;
+        let t = 0;
         const m = this.begin(ino, cur.stat.change);
         try {
           if (kind === 'reg' || kind === 'dir') {
@@ -1094,27 +1313,39 @@ export class LocalStore implements Store {
               if (attrs.mode !== undefined) await fh.chmod(this.realMode(kind, attrs.mode));
               if (attrs.size !== undefined) await fh.truncate(attrs.size);
               if (times) await fh.utimes(atime, mtime);
+              t = this.clock.now();
               st = await fh.stat({ bigint: true });
             } finally {
               await fh.close();
             }
           } else {
-            const p = cur.path;
-            const check = await lstat(p);
-            if (inoOf(check) !== ino) fail('ESTALE');
-            if (chown) await fsp.lchown(p, this.overlay ? -1 : (attrs.uid ?? -1), this.overlay ? -1 : (attrs.gid ?? -1));
-            // not a symlink (checked above, under the lock): chmod cannot be redirected
-            if (attrs.mode !== undefined && kind !== 'lnk') await fsp.chmod(p, this.realMode(kind, attrs.mode));
-            if (times) await fsp.lutimes(p, atime, mtime);
-            st = await lstat(p);
+            // By path: the entry lock keeps the name from being removed (and so
+            // from being taken by another file) between the check and the calls.
+            st = await this.names.run(entryKey(cur.link), async () => {
+              const p = cur.path;
+              let check: BigIntStats;
+              try {
+                check = await lstat(p);
+              } catch (e) {
+                if (errnoOf(e) === 'ENOENT') fail('ESTALE'); // the name went away before we got the entry lock
+                throw e;
+              }
+              if (inoOf(check) !== ino) fail('ESTALE');
+              if (chown) await fsp.lchown(p, this.overlay ? -1 : (attrs.uid ?? -1), this.overlay ? -1 : (attrs.gid ?? -1));
+              // not a symlink (checked above, under the lock): chmod cannot be redirected
+              if (attrs.mode !== undefined && kind !== 'lnk') await fsp.chmod(p, this.realMode(kind, attrs.mode));
+              if (times) await fsp.lutimes(p, atime, mtime);
+              t = this.clock.now();
+              return lstat(p);
+            });
           }
           await this.setOwner(ino, owner);
-        } finally {
+        } catch (e) {
           this.end(m);
+          throw e;
         }
-        const s = this.toStat(st);
+        const s = this.endWithStat(m, st, t);
         this.index.setSpace(ino, s.spaceUsed);
-        this.cacheStat(s, this.epoch);
         return s;
       });
     } catch (e) {
@@ -1126,6 +1357,13 @@ export class LocalStore implements Store {
 
   async open(ino: number, writable: boolean): Promise<OpenFile> {
     this.checkOpen();
+    const parked = this.unpark(ino);
+    if (parked) {
+      // the fd of the create (O_RDWR, same inode): no path, no lock needed
+      const f = new LocalFile(ino, writable, parked, false);
+      this.privateFiles.add(f);
+      return f;
+    }
     try {
       const f = await this.lock.shared(() => this.openFile(ino, writable, false));
       this.privateFiles.add(f);
@@ -1158,6 +1396,60 @@ export class LocalStore implements Store {
     } catch (e) {
       throw this.err(e, 'open');
     }
+  }
+
+  /** Parks the fd of a file createFile just made, for the open() that usually follows. Bounded in number and time. */
+  private park(ino: number, gen: number, fh: fsp.FileHandle): void {
+    this.dropParked(ino);
+    if (this.handoffMax === 0) {
+      fh.close().catch(() => undefined);
+      return;
+    }
+    while (this.handoff.size >= this.handoffMax) {
+      const first = this.handoff.keys().next();
+      if (first.done) break;
+      this.dropParked(first.value);
+      this.counters.handoffExpired++;
+    }
+    this.handoff.set(ino, { fh, gen, at: Date.now() });
+    this.counters.handoffParked++;
+    if (!this.handoffTimer) this.sweepLater(this.handoffMs);
+  }
+
+  /** Takes the parked fd of `ino` if it is still the indexed regular file it was made as. */
+  private unpark(ino: number): fsp.FileHandle | undefined {
+    const h = this.handoff.get(ino);
+    if (!h) return undefined;
+    this.handoff.delete(ino);
+    const n = this.index.get(ino);
+    if (!n || n.gen !== h.gen || n.kind !== 'reg') {
+      h.fh.close().catch(() => undefined);
+      return undefined;
+    }
+    this.counters.handoffUsed++;
+    return h.fh;
+  }
+
+  private dropParked(ino: number): void {
+    const h = this.handoff.get(ino);
+    if (!h) return;
+    this.handoff.delete(ino);
+    h.fh.close().catch(() => undefined);
+  }
+
+  private sweepLater(ms: number): void {
+    this.handoffTimer = setTimeout(() => {
+      this.handoffTimer = undefined;
+      const now = Date.now();
+      for (const [ino, h] of this.handoff) {
+        if (now - h.at < this.handoffMs) break; // insertion order is age order
+        this.dropParked(ino);
+        this.counters.handoffExpired++;
+      }
+      const next = this.handoff.values().next();
+      if (!next.done) this.sweepLater(Math.max(1, next.value.at + this.handoffMs - now));
+    }, ms);
+    this.handoffTimer.unref();
   }
 
   private asLocal(file: OpenFile): LocalFile {
@@ -1217,7 +1509,17 @@ export class LocalStore implements Store {
       }
       return await this.withFd(f, async (fh) => {
         let before = this.statCache.peek(f.ino)?.change;
-        if (before === undefined) before = this.toStat(await fh.stat({ bigint: true })).change;
+        if (before === undefined) {
+          const a = this.active.get(f.ino);
+          if (a) {
+            // other mutations of the file are in flight (writes in parallel): every value reported
+            // so far is at most the `before` of the first of them (current when it began), a value
+            // computed since (`seen`), or a floor set by one that ended: no fstat needed
+            before = Math.max(a.top, a.seen, this.changes.floor(f.ino) ?? 0);
+          } else {
+            before = this.toStat(await fh.stat({ bigint: true })).change;
+          }
+        }
         // (no await between reading `before` and begin: nothing can be reported in between)
         const m = this.begin(f.ino, before);
         let done = 0;
@@ -1231,7 +1533,9 @@ export class LocalStore implements Store {
         } finally {
           this.end(m);
         }
-        await this.refreshFromFd(f.ino, fh);
+        // With other mutations of the file still in flight, a stat now would not be cached (their
+        // end touches the inode); the last of them refreshes the cached stat (and the metered space).
+        if (!this.active.has(f.ino)) await this.refreshFromFd(f.ino, fh);
         return done;
       });
     } catch (e) {
@@ -1241,12 +1545,12 @@ export class LocalStore implements Store {
 
   /** Refreshes the cached stat of an inode from its fd (after a write). */
   private async refreshFromFd(ino: number, fh: fsp.FileHandle): Promise<void> {
-    const epoch = this.epoch;
+    const t = this.clock.now();
     const st = await fh.stat({ bigint: true });
     if (inoOf(st) !== ino || !this.index.has(ino)) return;
     const s = this.toStat(st);
     this.index.setSpace(ino, s.spaceUsed);
-    this.cacheStat(s, epoch);
+    this.cacheStat(s, t);
   }
 
   async commit(file: OpenFile): Promise<void> {
@@ -1279,8 +1583,23 @@ export class LocalStore implements Store {
     dir: ReturnType<Lru<number, Listing>['stats']>;
     fd: ReturnType<Lru<number, LocalFile>['stats']>;
     changeFloors: number;
+    /** Fresh stat reads started, and requests that shared one already in flight. */
+    resolves: { started: number; shared: number };
+    /** Create fds parked for the following open(): parked, used by open(), closed unused (time or bound); parked now. */
+    handoff: { parked: number; used: number; expired: number; size: number; capacity: number };
+    /** Removes run under the shared namespace lock (non-directories) and under the exclusive one (directories). */
+    removes: { shared: number; exclusive: number };
   } {
-    return { stat: this.statCache.stats(), dir: this.dirCache.stats(), fd: this.fdCache.stats(), changeFloors: this.changes.size };
+    const c = this.counters;
+    return {
+      stat: this.statCache.stats(),
+      dir: this.dirCache.stats(),
+      fd: this.fdCache.stats(),
+      changeFloors: this.changes.size,
+      resolves: { started: c.resolves, shared: c.resolvesShared },
+      handoff: { parked: c.handoffParked, used: c.handoffUsed, expired: c.handoffExpired, size: this.handoff.size, capacity: this.handoffMax },
+      removes: { shared: c.removesShared, exclusive: c.removesExclusive },
+    };
   }
 
   async shutdown(): Promise<void> {
@@ -1290,6 +1609,9 @@ export class LocalStore implements Store {
       this.closed = true;
     });
     this.fdCache.clear();
+    if (this.handoffTimer) clearTimeout(this.handoffTimer);
+    this.handoffTimer = undefined;
+    for (const ino of [...this.handoff.keys()]) this.dropParked(ino);
     for (const f of this.privateFiles) {
       f.closed = true;
       await f.fh.close().catch(() => undefined);
@@ -1300,6 +1622,11 @@ export class LocalStore implements Store {
     await this.overlay?.close();
     this.log.debug('local store shut down');
   }
+}
+
+/** Key of a directory entry for LocalStore.names (the root, which has no entry, gets its own key). */
+function entryKey(l: Link | undefined): string {
+  return l ? l.parent + '/' + l.name : '/';
 }
 
 /** Walks the tree once at startup and records every name. */

@@ -1,0 +1,366 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import fs from 'node:fs';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import pino from 'pino';
+import { LocalStore, type LocalStoreOptions } from '../../src/store/local/local-store.js';
+import { StoreError, type CreateAttrs } from '../../src/store/types.js';
+import { FhCodec } from '../../src/nfs4/fh.js';
+import { RpcConnection, type CallHandler } from '../../src/rpc/connection.js';
+import { XdrWriter } from '../../src/xdr/writer.js';
+import { beginAcceptedReply, finishRecord, type CallHeader } from '../../src/rpc/message.js';
+
+// The fast paths of the store (create fd hand-off, create without needless
+// chown/chmod, shared stat reads, write-burst stat upkeep), and, for want of
+// test files of their own in this change, the file-handle caches
+// (src/nfs4/fh.ts) and reply batching (src/rpc/connection.ts).
+
+const dirs: string[] = [];
+const stores: LocalStore[] = [];
+afterEach(async () => {
+  for (const s of stores.splice(0)) await s.shutdown();
+  for (const d of dirs.splice(0)) await rm(d, { recursive: true, force: true });
+});
+
+const A: CreateAttrs = { mode: 0o644, uid: 0, gid: 0 };
+const isRoot = process.getuid?.() === 0;
+
+async function open(opts: Partial<LocalStoreOptions> = {}): Promise<{ s: LocalStore; root: string }> {
+  const d = await mkdtemp(path.join(os.tmpdir(), 'localefs-store-'));
+  dirs.push(d);
+  const s = await LocalStore.open({ root: path.join(d, 'fs'), metaDir: path.join(d, 'meta'), fsid: { major: 0, minor: 0 }, ...opts });
+  stores.push(s);
+  return { s, root: path.join(d, 'fs') };
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+async function until(cond: () => boolean): Promise<void> {
+  for (let i = 0; i < 500 && !cond(); i++) await sleep(2);
+}
+const openFds = async () => (await readdir('/proc/self/fd')).length;
+
+describe('create fd hand-off', () => {
+  it('open() right after createFile uses the create fd; the file behaves as with a fresh open', async () => {
+    const { s, root } = await open();
+    const f = (await s.createFile(s.rootIno, 'f', A)).stat;
+    expect(s.cacheStats().handoff).toMatchObject({ parked: 1, used: 0, size: 1 });
+    const w = await s.open(f.ino, true);
+    expect(s.cacheStats().handoff).toMatchObject({ parked: 1, used: 1, size: 0 });
+    expect(w.writable).toBe(true);
+    expect(await s.write(w, Buffer.from('hello'), 0, true)).toBe(5);
+    await s.close(w);
+    expect(fs.readFileSync(path.join(root, 'f'), 'utf8')).toBe('hello');
+    expect((await s.getattr(f.ino)).size).toBe(5);
+
+    // read-only open of a just-created file: the O_RDWR create fd serves it, writes are refused as before
+    const g = (await s.createFile(s.rootIno, 'g', A)).stat;
+    const r = await s.open(g.ino, false);
+    expect(s.cacheStats().handoff.used).toBe(2);
+    await expect(s.write(r, Buffer.from('x'), 0, false)).rejects.toMatchObject({ code: 'EBADF' });
+    expect(await s.read(r, Buffer.alloc(4), 0)).toEqual({ bytes: 0, eof: true });
+    await s.close(r);
+    await expect(s.read(r, Buffer.alloc(4), 0)).rejects.toMatchObject({ code: 'EBADF' });
+  });
+
+  it('parked fds are bounded, closed when unused for handoffMs, and dropped with their file', async () => {
+    const { s } = await open({ handoffMs: 100, handoffMax: 3 });
+    const base = await openFds();
+    const files = [];
+    for (let i = 0; i < 8; i++) files.push((await s.createFile(s.rootIno, `f${i}`, A)).stat);
+    expect(s.cacheStats().handoff).toMatchObject({ parked: 8, size: 3, capacity: 3, expired: 5 });
+    expect(await openFds()).toBeLessThanOrEqual(base + 3);
+    // removed (or replaced) files lose their parked fd; open then fails as it always did
+    await s.remove(s.rootIno, 'f7');
+    expect(s.cacheStats().handoff.size).toBe(2);
+    await expect(s.open(files[7].ino, true)).rejects.toMatchObject({ code: 'ESTALE' });
+    await sleep(300);
+    expect(s.cacheStats().handoff).toMatchObject({ size: 0, used: 0 });
+    expect(await openFds()).toBeLessThanOrEqual(base);
+    // an open after expiry opens the file by its path
+    const o = await s.open(files[6].ino, true);
+    await s.write(o, Buffer.from('late'), 0, false);
+    await s.close(o);
+    expect((await s.getattr(files[6].ino)).size).toBe(4);
+    expect(await openFds()).toBeLessThanOrEqual(base);
+  });
+
+  it('shutdown closes parked fds; handoffMax 0 turns the hand-off off', async () => {
+    const { s } = await open();
+    const base = await openFds();
+    for (let i = 0; i < 5; i++) await s.createFile(s.rootIno, `f${i}`, A);
+    expect(await openFds()).toBe(base + 5);
+    await s.shutdown();
+    await sleep(10);
+    expect(await openFds()).toBeLessThanOrEqual(base);
+    const { s: off } = await open({ handoffMax: 0 });
+    const base2 = await openFds();
+    const f = (await off.createFile(off.rootIno, 'f', A)).stat;
+    expect(await openFds()).toBe(base2);
+    const o = await off.open(f.ino, true);
+    expect(off.cacheStats().handoff).toMatchObject({ parked: 0, used: 0 });
+    await off.close(o);
+  });
+});
+
+describe('createFile sets exactly the owner and mode asked for', () => {
+  it.runIf(isRoot)('on disk (not emulated), whatever the umask or a setgid parent left', async () => {
+    const { s, root } = await open({ emulateOwnership: false });
+    const sg = (await s.mkdir(s.rootIno, 'sg', { mode: 0o2775, uid: 0, gid: 4321 })).stat;
+    const cases: Array<[number, CreateAttrs]> = [
+      [s.rootIno, { mode: 0o644, uid: 0, gid: 0 }],
+      [s.rootIno, { mode: 0o666, uid: 0, gid: 0 }], // the server's umask would strip 022
+      [s.rootIno, { mode: 0o4755, uid: 0, gid: 0 }],
+      [s.rootIno, { mode: 0o2770, uid: 1234, gid: 5678 }],
+      [s.rootIno, { mode: 0, uid: 7, gid: 0 }],
+      [sg.ino, { mode: 0o640, uid: 0, gid: 0 }], // the directory would hand down gid 4321
+      [sg.ino, { mode: 0o640, uid: 0, gid: 4321 }],
+      [s.rootIno, { mode: 0o600, uid: 0, gid: 0, size: 10_000, mtime: { sec: 1_000_000, nsec: 5000 } }],
+    ];
+    let i = 0;
+    for (const [dir, attrs] of cases) {
+      const name = `f${i++}`;
+      const st = (await s.createFile(dir, name, attrs)).stat;
+      const disk = fs.lstatSync(path.join(root, dir === sg.ino ? 'sg' : '', name));
+      expect([st.mode, st.uid, st.gid]).toEqual([attrs.mode, attrs.uid, attrs.gid]);
+      expect([disk.mode & 0o7777, disk.uid, disk.gid]).toEqual([attrs.mode, attrs.uid, attrs.gid]);
+      expect(st.size).toBe(attrs.size ?? 0);
+      expect(disk.size).toBe(attrs.size ?? 0);
+      if (attrs.mtime && attrs.mtime !== 'now') expect(st.mtime).toEqual(attrs.mtime);
+      // the reported stat is the file's stat as it is now
+      expect(st.ctime).toEqual((await s.getattr(st.ino)).ctime);
+      expect(Number(fs.lstatSync(path.join(root, dir === sg.ino ? 'sg' : '', name), { bigint: true }).ctimeNs % 1_000_000_000n)).toBe(st.ctime.nsec);
+    }
+  });
+
+  it('emulated: reported owner and mode exact, file accessible on disk', async () => {
+    const { s, root } = await open({ emulateOwnership: true });
+    const st = (await s.createFile(s.rootIno, 'f', { mode: 0o4000, uid: 502, gid: 21 })).stat;
+    expect([st.mode, st.uid, st.gid]).toEqual([0o4000, 502, 21]);
+    expect(fs.lstatSync(path.join(root, 'f')).mode & 0o600).toBe(0o600);
+    const o = await s.open(st.ino, true);
+    await s.write(o, Buffer.from('ok'), 0, true);
+    await s.close(o);
+  });
+});
+
+describe('stat reads', () => {
+  it('concurrent reads of one inode share one lstat; the result is fresh', async () => {
+    const { s } = await open();
+    const d = (await s.mkdir(s.rootIno, 'd', { mode: 0o755, uid: 0, gid: 0 })).stat;
+    const r = await s.createFile(d.ino, 'f', A); // the directory's stat is not cached while... it is, after dirAfter
+    const inner = s as unknown as { statCache: { delete(ino: number): void } };
+    inner.statCache.delete(d.ino);
+    const before = s.cacheStats().resolves;
+    const all = await Promise.all(Array.from({ length: 10 }, () => s.getattr(d.ino)));
+    const after = s.cacheStats().resolves;
+    expect(after.started - before.started).toBe(1);
+    expect(after.shared - before.shared).toBe(9);
+    for (const st of all) expect(st).toBe(all[0]);
+    expect(all[0].change).toBe(r.dir.after);
+  });
+
+  it('a mutation of one inode does not keep another inode from being cached', async () => {
+    const { s } = await open();
+    const a = (await s.createFile(s.rootIno, 'a', A)).stat;
+    const b = (await s.createFile(s.rootIno, 'b', A)).stat;
+    const inner = s as unknown as { statCache: { delete(ino: number): void } };
+    inner.statCache.delete(b.ino);
+    const o = await s.sharedFile(a.ino, true);
+    // writes to a run while b is read: b's stat is still cached
+    await Promise.all([s.write(o, Buffer.alloc(1000, 1), 0, false), s.getattr(b.ino), s.write(o, Buffer.alloc(1000, 2), 1000, false)]);
+    const hits = s.cacheStats().stat.hits;
+    await s.getattr(b.ino);
+    expect(s.cacheStats().stat.hits).toBe(hits + 1);
+  });
+});
+
+describe('parallel writes to one file', () => {
+  it('change stays above everything reported; size and metered space are current once the burst ends', async () => {
+    const { s } = await open();
+    const f = (await s.createFile(s.rootIno, 'f', A)).stat;
+    const o = await s.sharedFile(f.ino, true);
+    const chunk = 64 * 1024;
+    for (let round = 0; round < 5; round++) {
+      const seen: number[] = [(await s.getattr(f.ino)).change];
+      await Promise.all(
+        Array.from({ length: 16 }, async (_, i) => {
+          await s.write(o, Buffer.alloc(chunk, i), (round * 16 + i) * chunk, false);
+          seen.push((await s.getattr(f.ino)).change);
+        }),
+      );
+      const after = await s.getattr(f.ino);
+      for (const c of seen) expect(after.change).toBeGreaterThanOrEqual(c);
+      expect(after.size).toBe((round + 1) * 16 * chunk);
+      // a later write still moves the change attribute past everything seen
+      await s.write(o, Buffer.from('z'), 0, false);
+      expect((await s.getattr(f.ino)).change).toBeGreaterThan(Math.max(...seen, after.change));
+    }
+    // the last write of a burst refreshed the metered space without any getattr
+    await Promise.all(Array.from({ length: 8 }, (_, i) => s.write(o, Buffer.alloc(chunk, 9), (80 + i) * chunk, false)));
+    expect((await s.statfs()).used).toBeGreaterThanOrEqual(88 * chunk);
+  });
+});
+
+describe('file-handle caches (src/nfs4/fh.ts)', () => {
+  const secret = Buffer.alloc(32, 9);
+
+  it('the same bytes and verdicts as without the caches', () => {
+    const cached = new FhCodec(secret, 64);
+    const plain = new FhCodec(secret, 0);
+    const inputs: Array<[number, number, number]> = [];
+    for (let i = 0; i < 200; i++) inputs.push([i * 7919 + (i % 3) * 2 ** 40, (i * 2654435761) >>> 0, i % 2]);
+    for (let pass = 0; pass < 3; pass++) {
+      for (const [ino, gen, exp] of inputs) {
+        const fh = cached.encode(ino, gen, exp);
+        expect(fh).toEqual(plain.encode(ino, gen, exp));
+        expect(cached.decode(fh)).toEqual({ ino, gen, exportIndex: exp });
+        expect(plain.decode(fh)).toEqual({ ino, gen, exportIndex: exp });
+      }
+    }
+    const st = cached.cacheStats();
+    expect(st.encode.size).toBeLessThanOrEqual(64);
+    expect(st.decode.size).toBeLessThanOrEqual(64);
+    expect(st.encode.evictions).toBeGreaterThan(0);
+    expect(plain.cacheStats().encode).toMatchObject({ size: 0, hits: 0 });
+    // repeated use of a few handles hits
+    const hot = cached.encode(5, 6);
+    const h0 = cached.cacheStats();
+    for (let i = 0; i < 10; i++) {
+      expect(cached.decode(Buffer.from(hot))).toEqual({ ino: 5, gen: 6, exportIndex: 0 });
+      expect(cached.encode(5, 6)).toEqual(hot);
+    }
+    const h1 = cached.cacheStats();
+    expect(h1.decode.hits - h0.decode.hits).toBe(10);
+    expect(h1.encode.hits - h0.encode.hits).toBe(10);
+  });
+
+  it('a cached genuine handle does not make forged neighbours pass; returned buffers and objects are copies', () => {
+    const codec = new FhCodec(secret);
+    const fh = codec.encode(77, 1);
+    expect(codec.decode(fh)).toEqual({ ino: 77, gen: 1, exportIndex: 0 });
+    for (let i = 0; i < fh.length; i++) {
+      const bad = Buffer.from(fh);
+      bad[i] ^= 1;
+      expect(codec.decode(bad)).toBeUndefined();
+    }
+    expect(codec.decode(fh.subarray(0, 31))).toBeUndefined();
+    expect(new FhCodec(Buffer.alloc(32, 8)).decode(fh)).toBeUndefined();
+    // callers scribbling on what they got do not poison the caches
+    fh.fill(0);
+    const again = codec.encode(77, 1);
+    expect(again[0]).toBe(1);
+    const d = codec.decode(again)!;
+    d.ino = 1;
+    expect(codec.decode(again)).toEqual({ ino: 77, gen: 1, exportIndex: 0 });
+    expect(new FhCodec(secret, 0).decode(again)).toEqual({ ino: 77, gen: 1, exportIndex: 0 });
+  });
+});
+
+describe('reply batching (src/rpc/connection.ts)', () => {
+  function callRecord(xid: number): Buffer {
+    const w = new XdrWriter(64);
+    w.reserveU32();
+    for (const v of [xid, 0, 2, 100003, 4, 0, 0, 0, 0, 0]) w.u32(v); // CALL rpcvers 2, prog/vers/proc, AUTH_NONE cred and verf
+    return finishRecord(w);
+  }
+
+  async function serve(handler: CallHandler, limits?: ConstructorParameters<typeof RpcConnection>[3]) {
+    const conns: RpcConnection[] = [];
+    const server = net.createServer((sock) => conns.push(new RpcConnection(sock, handler, pino({ level: 'silent' }), limits)));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    const port = (server.address() as net.AddressInfo).port;
+    const client = net.connect(port, '127.0.0.1');
+    await new Promise<void>((r) => client.once('connect', () => r()));
+    return { server, client, conns };
+  }
+
+  /** Splits the byte stream into reply records; returns xid and length of each. */
+  function replies(buf: Buffer): Array<{ xid: number; len: number }> {
+    const out: Array<{ xid: number; len: number }> = [];
+    let at = 0;
+    while (at + 4 <= buf.length) {
+      const len = buf.readUInt32BE(at) & 0x7fffffff;
+      if (at + 4 + len > buf.length) break;
+      out.push({ xid: buf.readUInt32BE(at + 4), len });
+      at += 4 + len;
+    }
+    return out;
+  }
+
+  function reply(xid: number, pad: number): Buffer {
+    const w = new XdrWriter(64 + pad);
+    beginAcceptedReply(w, xid, 0);
+    w.fixedOpaque(Buffer.alloc(pad, xid & 0xff));
+    return finishRecord(w);
+  }
+
+  it('replies finishing in one loop turn leave in one batch, intact and all answered', async () => {
+    const handler: CallHandler = { handleCall: async (call: CallHeader) => reply(call.xid, 100) };
+    const { server, client, conns } = await serve(handler);
+    try {
+      let got = Buffer.alloc(0);
+      client.on('data', (c: Buffer) => {
+        got = Buffer.concat([got, c]);
+      });
+      const n = 50;
+      // count what reaches the socket's handle: one _write or _writev per flush
+      await until(() => conns.length === 1);
+      const sock = conns[0]!.socket as unknown as Record<string, (...a: unknown[]) => unknown>;
+      let flushes = 0;
+      for (const m of ['_write', '_writev']) {
+        const orig = sock[m]!;
+        sock[m] = function (this: unknown, ...a: unknown[]) {
+          flushes++;
+          return orig.apply(this, a);
+        };
+      }
+      client.write(Buffer.concat(Array.from({ length: n }, (_, i) => callRecord(i + 1))));
+      for (let i = 0; i < 200 && replies(got).length < n; i++) await sleep(5);
+      const r = replies(got);
+      expect(r.map((x) => x.xid).sort((a, b) => a - b)).toEqual(Array.from({ length: n }, (_, i) => i + 1));
+      for (const x of r) expect(x.len).toBe(24 + 100);
+      const ws = conns[0]!.writeStats;
+      expect(ws.replies).toBe(n);
+      expect(ws.batches).toBeGreaterThanOrEqual(1);
+      expect(ws.batches).toBeLessThan(n / 2);
+      expect(flushes).toBeLessThan(n / 2); // one write per reply without batching
+    } finally {
+      client.destroy();
+      await new Promise((r) => server.close(() => r(undefined)));
+    }
+  });
+
+  it('keeps its backpressure: a client that does not read pauses the connection, which resumes and finishes', async () => {
+    const handler: CallHandler = { handleCall: async (call: CallHeader) => reply(call.xid, 1024 * 1024) };
+    const { server, client, conns } = await serve(handler, { maxRecord: 1 << 20, maxInFlight: 64, maxQueuedReplyBytes: 512 * 1024 });
+    try {
+      client.pause();
+      const n = 40; // 40 MiB of replies
+      client.write(Buffer.concat(Array.from({ length: n }, (_, i) => callRecord(i + 1))));
+      await sleep(200);
+      const conn = conns[0]!;
+      expect(conn.socket.isPaused()).toBe(true); // reading paused: too many reply bytes queued
+      expect(conn.isClosed).toBe(false);
+      const chunks: Buffer[] = [];
+      let bytes = 0;
+      client.on('data', (c: Buffer) => {
+        chunks.push(c);
+        bytes += c.length;
+      });
+      client.resume();
+      const total = n * (4 + 24 + 1024 * 1024);
+      for (let i = 0; i < 1000 && bytes < total; i++) await sleep(5);
+      expect(bytes).toBe(total);
+      expect(replies(Buffer.concat(chunks)).map((x) => x.xid).sort((a, b) => a - b)).toEqual(Array.from({ length: n }, (_, i) => i + 1));
+      expect(conn.isClosed).toBe(false);
+    } finally {
+      client.destroy();
+      await new Promise((r) => server.close(() => r(undefined)));
+    }
+  });
+});
+
+// (StoreError is imported for the type of rejections matched above)
+void StoreError;
