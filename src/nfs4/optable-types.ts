@@ -9,10 +9,8 @@ export const NEEDS_SFH = 1 << 1;
 export const MUTATES = 1 << 2;
 /** 4.1: may (and must) be the only op of a compound without SEQUENCE. */
 export const SOLO_WITHOUT_SEQUENCE = 1 << 3;
-/** NFSv4.0 only: 4.1 answers NFS4ERR_NOTSUPP. */
+/** NFSv4.0 only: 4.1 answers NFS4ERR_NOTSUPP. (4.1-only ops need no flag: their opcodes are ILLEGAL in 4.0 by range.) */
 export const V40_ONLY = 1 << 4;
-/** NFSv4.1 only: 4.0 answers NFS4ERR_OP_ILLEGAL. */
-export const V41_ONLY = 1 << 5;
 /** The op writes its own OK result into ctx.reply (zero-copy READ). The status word is already written. */
 export const SELF_ENCODES = 1 << 6;
 

@@ -6,7 +6,7 @@
 import * as N from '../../xdr/gen/nfs4.js';
 import type { XdrReader } from '../../xdr/reader.js';
 import type { XdrWriter } from '../../xdr/writer.js';
-import { NEEDS_CFH, SOLO_WITHOUT_SEQUENCE, V40_ONLY, V41_ONLY, type OpSpec } from '../optable-types.js';
+import { NEEDS_CFH, SOLO_WITHOUT_SEQUENCE, V40_ONLY, type OpSpec } from '../optable-types.js';
 import { NfsError } from '../status.js';
 import { argStateid, principalOf, sessionClientOrUndefined, stateManager } from './state-common.js';
 import { OPEN_OPS } from './open.js';
@@ -29,7 +29,7 @@ const IMPL_ID: N.nfs_impl_id4 = { nii_domain: 'localefs', nii_name: 'localefs NF
 const EXCHANGE_ID: OpSpec<N.EXCHANGE_ID4args, N.EXCHANGE_ID4resok> = {
   op: N.OP_EXCHANGE_ID,
   name: 'EXCHANGE_ID',
-  flags: SOLO_WITHOUT_SEQUENCE | V41_ONLY,
+  flags: SOLO_WITHOUT_SEQUENCE,
   decode: (r: XdrReader) => N.decode_EXCHANGE_ID4args(r),
   run(ctx, a) {
     const sm = stateManager(ctx);
@@ -60,7 +60,7 @@ const EXCHANGE_ID: OpSpec<N.EXCHANGE_ID4args, N.EXCHANGE_ID4resok> = {
 const CREATE_SESSION: OpSpec<N.CREATE_SESSION4args, N.CREATE_SESSION4resok> = {
   op: N.OP_CREATE_SESSION,
   name: 'CREATE_SESSION',
-  flags: SOLO_WITHOUT_SEQUENCE | V41_ONLY,
+  flags: SOLO_WITHOUT_SEQUENCE,
   decode: (r) => N.decode_CREATE_SESSION4args(r),
   async run(ctx, a) {
     const sm = stateManager(ctx);
@@ -87,7 +87,7 @@ const CREATE_SESSION: OpSpec<N.CREATE_SESSION4args, N.CREATE_SESSION4resok> = {
 const DESTROY_SESSION: OpSpec<N.DESTROY_SESSION4args, void> = {
   op: N.OP_DESTROY_SESSION,
   name: 'DESTROY_SESSION',
-  flags: SOLO_WITHOUT_SEQUENCE | V41_ONLY,
+  flags: SOLO_WITHOUT_SEQUENCE,
   decode: (r) => N.decode_DESTROY_SESSION4args(r),
   run(ctx, a) {
     stateManager(ctx).destroySession(a.dsa_sessionid);
@@ -97,7 +97,7 @@ const DESTROY_SESSION: OpSpec<N.DESTROY_SESSION4args, void> = {
 const DESTROY_CLIENTID: OpSpec<N.DESTROY_CLIENTID4args, void> = {
   op: N.OP_DESTROY_CLIENTID,
   name: 'DESTROY_CLIENTID',
-  flags: SOLO_WITHOUT_SEQUENCE | V41_ONLY,
+  flags: SOLO_WITHOUT_SEQUENCE,
   decode: (r) => N.decode_DESTROY_CLIENTID4args(r),
   run(ctx, a) {
     stateManager(ctx).destroyClientId(a.dca_clientid, ctx.session);
@@ -107,7 +107,7 @@ const DESTROY_CLIENTID: OpSpec<N.DESTROY_CLIENTID4args, void> = {
 const BIND_CONN_TO_SESSION: OpSpec<N.BIND_CONN_TO_SESSION4args, N.BIND_CONN_TO_SESSION4resok> = {
   op: N.OP_BIND_CONN_TO_SESSION,
   name: 'BIND_CONN_TO_SESSION',
-  flags: SOLO_WITHOUT_SEQUENCE | V41_ONLY,
+  flags: SOLO_WITHOUT_SEQUENCE,
   decode: (r) => N.decode_BIND_CONN_TO_SESSION4args(r),
   run(ctx, a) {
     const s = stateManager(ctx).bindConnToSession(a.bctsa_sessid);
@@ -133,7 +133,7 @@ const BIND_CONN_TO_SESSION: OpSpec<N.BIND_CONN_TO_SESSION4args, N.BIND_CONN_TO_S
 const RECLAIM_COMPLETE: OpSpec<N.RECLAIM_COMPLETE4args, void> = {
   op: N.OP_RECLAIM_COMPLETE,
   name: 'RECLAIM_COMPLETE',
-  flags: V41_ONLY,
+  flags: 0,
   decode: (r) => N.decode_RECLAIM_COMPLETE4args(r),
   run(ctx, a) {
     if (a.rca_one_fs && !ctx.cfh) throw new NfsError(N.NFS4ERR_NOFILEHANDLE, 'RECLAIM_COMPLETE(one_fs) needs a filehandle');
@@ -146,7 +146,7 @@ const RECLAIM_COMPLETE: OpSpec<N.RECLAIM_COMPLETE4args, void> = {
 const TEST_STATEID: OpSpec<N.TEST_STATEID4args, N.TEST_STATEID4resok> = {
   op: N.OP_TEST_STATEID,
   name: 'TEST_STATEID',
-  flags: V41_ONLY,
+  flags: 0,
   decode: (r) => N.decode_TEST_STATEID4args(r),
   run(ctx, a) {
     const sm = stateManager(ctx);
@@ -159,7 +159,7 @@ const TEST_STATEID: OpSpec<N.TEST_STATEID4args, N.TEST_STATEID4resok> = {
 const FREE_STATEID: OpSpec<N.FREE_STATEID4args, void> = {
   op: N.OP_FREE_STATEID,
   name: 'FREE_STATEID',
-  flags: V41_ONLY,
+  flags: 0,
   decode: (r) => N.decode_FREE_STATEID4args(r),
   run(ctx, a) {
     const sm = stateManager(ctx);
