@@ -247,21 +247,6 @@ export function fmtRate(v: number): string {
 /* 1. metadata                                                          */
 /* ------------------------------------------------------------------ */
 
-const LS_ATTRS = [
-  FATTR.TYPE,
-  FATTR.CHANGE,
-  FATTR.SIZE,
-  FATTR.FSID,
-  FATTR.FILEID,
-  FATTR.MODE,
-  FATTR.NUMLINKS,
-  FATTR.OWNER,
-  FATTR.OWNER_GROUP,
-  FATTR.SPACE_USED,
-  FATTR.TIME_ACCESS,
-  FATTR.TIME_METADATA,
-  FATTR.TIME_MODIFY,
-];
 
 /**
  * Lists a directory with READDIR (attributes requested, not decoded) and
@@ -367,7 +352,7 @@ export async function metadata(ctx: Ctx): Promise<Sample[]> {
   out.push(
     await timed(ctx, 'meta.readdir', 'entries', n * passes, async () => {
       for (let p = 0; p < passes; p++) {
-        const names = await listDir(c, dir, LS_ATTRS, 65536, 262144);
+        const names = await listDir(c, dir, DEFAULT_GETATTR, 65536, 262144);
         if (names.length !== n || new Set(names).size !== n) throw new Error(`READDIR listed ${names.length} entries (${new Set(names).size} distinct), expected ${n}`);
       }
     }),

@@ -57,11 +57,6 @@ export function attrSource(ctx: CompoundCtx, ref: FileRef, stat: Stat): AttrSour
   };
 }
 
-function decodeStateid(r: XdrReader): StateidRef {
-  const seqid = r.u32();
-  const other = r.fixedOpaque(12);
-  return { seqid, other };
-}
 
 
 /* ------------------------------------------------------------------ */
@@ -148,7 +143,7 @@ const SETATTR: OpSpec<SETATTR4args, SetattrRes> = {
   op: N.OP_SETATTR,
   name: 'SETATTR',
   flags: NEEDS_CFH | MUTATES,
-  decode: (r) => ({ stateid: decodeStateid(r), obj_attributes: decodeFattr(r) }),
+  decode: (r) => ({ stateid: N.decode_stateid4(r), obj_attributes: decodeFattr(r) }),
   run: setattr,
   errorBody: EMPTY_ATTRSSET,
   encode(w, res) {

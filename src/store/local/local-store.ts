@@ -39,6 +39,7 @@ import {
   kindOf,
   spaceOf,
   timespec,
+  timesFor,
   toSeconds,
 } from './stat.js';
 
@@ -823,10 +824,7 @@ export class LocalStore implements Store {
           }
           if (attrs.atime !== undefined || attrs.mtime !== undefined) {
             const cur = changed ? await fh.stat({ bigint: true }) : st;
-            await fh.utimes(
-              attrs.atime !== undefined ? toSeconds(attrs.atime) : Number(cur.atimeNs) / 1e9,
-              attrs.mtime !== undefined ? toSeconds(attrs.mtime) : Number(cur.mtimeNs) / 1e9,
-            );
+            await fh.utimes(...timesFor(attrs, cur));
             changed = true;
           }
           if (changed) st = await fh.stat({ bigint: true });
@@ -902,10 +900,7 @@ export class LocalStore implements Store {
             await fh.chmod(real);
             if (attrs.atime !== undefined || attrs.mtime !== undefined) {
               const cur = await fh.stat({ bigint: true });
-              await fh.utimes(
-                attrs.atime !== undefined ? toSeconds(attrs.atime) : Number(cur.atimeNs) / 1e9,
-                attrs.mtime !== undefined ? toSeconds(attrs.mtime) : Number(cur.mtimeNs) / 1e9,
-              );
+              await fh.utimes(...timesFor(attrs, cur));
             }
             st = await fh.stat({ bigint: true });
           } finally {
@@ -936,11 +931,7 @@ export class LocalStore implements Store {
           if (!this.overlay) await fsp.lchown(p, attrs.uid, attrs.gid);
           if (attrs.atime !== undefined || attrs.mtime !== undefined) {
             const cur = await lstat(p);
-            await fsp.lutimes(
-              p,
-              attrs.atime !== undefined ? toSeconds(attrs.atime) : Number(cur.atimeNs) / 1e9,
-              attrs.mtime !== undefined ? toSeconds(attrs.mtime) : Number(cur.mtimeNs) / 1e9,
-            );
+            await fsp.lutimes(p, ...timesFor(attrs, cur));
           }
           st = await lstat(p);
           await this.setOwner(inoOf(st), { gen: genOf(st), uid: attrs.uid, gid: attrs.gid, mode: 0o777 });
@@ -973,11 +964,7 @@ export class LocalStore implements Store {
           await fsp.chmod(p, this.realMode(kind, attrs.mode));
           if (attrs.atime !== undefined || attrs.mtime !== undefined) {
             const cur = await lstat(p);
-            await fsp.lutimes(
-              p,
-              attrs.atime !== undefined ? toSeconds(attrs.atime) : Number(cur.atimeNs) / 1e9,
-              attrs.mtime !== undefined ? toSeconds(attrs.mtime) : Number(cur.mtimeNs) / 1e9,
-            );
+            await fsp.lutimes(p, ...timesFor(attrs, cur));
           }
           st = await lstat(p);
           if (kindOf(Number(st.mode)) !== kind) fail('EIO', 'mknod: unexpected file type');

@@ -90,8 +90,15 @@ export function checkName(name: string): void {
   if (Buffer.byteLength(name, 'utf8') > MAX_NAME_BYTES) throw new StoreError('ENAMETOOLONG', 'name too long');
 }
 
-export function toSeconds(t: Timespec | 'now', fallback?: Timespec): number {
+export function toSeconds(t: Timespec | 'now'): number {
   if (t === 'now') return Date.now() / 1000;
-  void fallback;
   return t.sec + t.nsec / 1e9;
+}
+
+/** atime and mtime in seconds for utimes: the ones asked for, else the file's current ones. */
+export function timesFor(attrs: { atime?: Timespec | 'now'; mtime?: Timespec | 'now' }, cur: BigIntStats): [number, number] {
+  return [
+    attrs.atime !== undefined ? toSeconds(attrs.atime) : Number(cur.atimeNs) / 1e9,
+    attrs.mtime !== undefined ? toSeconds(attrs.mtime) : Number(cur.mtimeNs) / 1e9,
+  ];
 }
