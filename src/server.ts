@@ -1,24 +1,33 @@
+/**
+ * Starts everything: the model (saved state merged with --config), the
+ * file systems and their mount-target listeners (fleet.ts), and the EFS
+ * management API. The data directory's own file system is the default one;
+ * it always has a mount target on --host unless the config declares its
+ * mount targets.
+ */
 import net from 'node:net';
 import path from 'node:path';
-import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, rename, writeFile, open as openFile } from 'node:fs/promises';
+import type http from 'node:http';
+import { mkdir } from 'node:fs/promises';
 import type { Logger } from 'pino';
-import { LocalStore } from './store/local/local-store.js';
-import { NfsStateManager } from './state/manager.js';
-import { FhCodec } from './nfs4/fh.js';
-import { Nfs4Program } from './nfs4/dispatcher.js';
-import { RpcConnection } from './rpc/connection.js';
-import { FILE_OPS } from './nfs4/ops/file-ops.js';
-import { ATTR_OPS } from './nfs4/ops/attr-ops.js';
-import { STATE_OPS } from './nfs4/ops/state-ops.js';
-import type { ServerCtx } from './nfs4/context.js';
-import * as N from './xdr/gen/nfs4.js';
 import { emptyConfig, resolveModel } from './model/config.js';
-import type { Credential, ModelConfig } from './model/types.js';
+import { loadSavedModel, mergeSaved, saveModel } from './model/persist.js';
+import {
+  availabilityZoneOf,
+  defaultSecurityGroupFor,
+  defaultSubnetFor,
+  derivedId,
+  networkInterfaceIdFor,
+  vpcIdFor,
+  type Credential,
+  type Model,
+  type ModelConfig,
+  type MountTarget,
+} from './model/types.js';
 import { ensureTlsMaterial } from './transport/ca.js';
-import { createFrontListener, type FrontServer } from './transport/front.js';
-import { cidrAllowList } from './util/cidr.js';
-import { authorizeConnection } from './policy/authorizer.js';
+import { Fleet, loadIdentity } from './fleet.js';
+import { ControlPlane } from './api/control-plane.js';
+import { createApiServer } from './api/http.js';
 
 export interface ServerOptions {
   dataDir: string;
@@ -30,155 +39,141 @@ export interface ServerOptions {
   config?: ModelConfig;
   /** Extra credentials (`--credentials`). */
   credentials?: Map<string, Credential>;
-}
-
-/** Durable identity of the default file system, kept in DATA/localefs.json. */
-interface FsIdentity {
-  fileSystemId: string;
-  /** Hex secret keying file-handle MACs; must survive restarts so handles stay valid. */
-  handleSecret: string;
-  createdAt: string;
+  /** Serve the EFS management API here (`--api-host`, `--api-port`); port 0 picks a free one. */
+  api?: { host: string; port: number };
 }
 
 export interface RunningServer {
   readonly fileSystemId: string;
   /** The local CA that signed the server certificate: what efs-utils needs as cafile= / stunnel_cafile. */
   readonly caFile: string;
+  /** NFS port and the address of the first mount target. */
   readonly port: number;
   readonly host: string;
+  /** `http://host:port` of the management API, when it is served. */
+  readonly apiEndpoint?: string;
+  readonly model: Model;
   close(): Promise<void>;
 }
 
-async function writeFileAtomic(file: string, data: string): Promise<void> {
-  const tmp = `${file}.tmp-${process.pid}`;
-  const fh = await openFile(tmp, 'w', 0o600);
-  try {
-    await fh.writeFile(data);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  await rename(tmp, file);
-}
-
-async function loadIdentity(dataDir: string): Promise<FsIdentity> {
-  const file = path.join(dataDir, 'localefs.json');
-  try {
-    const parsed = JSON.parse(await readFile(file, 'utf8')) as FsIdentity;
-    if (!/^fs-[0-9a-f]{17}$/.test(parsed.fileSystemId) || !/^[0-9a-f]{64}$/.test(parsed.handleSecret)) {
-      throw new Error(`${file} is damaged: restore it from a backup or move the data directory away to start afresh`);
-    }
-    return parsed;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-  }
-  const identity: FsIdentity = {
-    fileSystemId: `fs-${randomBytes(9).toString('hex').slice(0, 17)}`,
-    handleSecret: randomBytes(32).toString('hex'),
-    createdAt: new Date().toISOString(),
+/** The default file system's mount target on --host (its id is stable across restarts). */
+function defaultMountTarget(model: Model, fileSystemId: string, host: string): MountTarget {
+  const { accountId, region } = model;
+  const id = derivedId('fsmt', `${fileSystemId}/default`);
+  const subnetId = defaultSubnetFor(accountId, region);
+  const zone = availabilityZoneOf(model, subnetId);
+  return {
+    mountTargetId: id,
+    fileSystemId,
+    ownerId: accountId,
+    ipAddress: host,
+    subnetId,
+    availabilityZoneName: zone.name,
+    availabilityZoneId: zone.id,
+    vpcId: vpcIdFor(accountId, region),
+    networkInterfaceId: networkInterfaceIdFor(id),
+    securityGroups: [defaultSecurityGroupFor(accountId, region)],
+    allowedCidrs: ['0.0.0.0/0', '::/0'],
+    lifeCycleState: 'available',
   };
-  await writeFileAtomic(file, JSON.stringify(identity, null, 2) + '\n');
-  return identity;
 }
 
 export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const { log } = opts;
   await mkdir(opts.dataDir, { recursive: true });
-  const identity = await loadIdentity(opts.dataDir);
-  const hex = identity.fileSystemId.slice(3);
-  const fsid = { major: parseInt(hex.slice(0, 8), 16), minor: parseInt(hex.slice(8, 16), 16) };
-  const metaDir = path.join(opts.dataDir, 'meta');
-  await mkdir(metaDir, { recursive: true, mode: 0o700 });
-  const store = await LocalStore.open({ root: path.join(opts.dataDir, 'fs'), metaDir, fsid, log: log.child({ part: 'store' }) });
-  const state = new NfsStateManager({ leaseSeconds: opts.leaseSeconds, store, metaDir, log: log.child({ part: 'state' }) });
-  const server: ServerCtx = {
-    store,
-    state,
-    fh: new FhCodec(Buffer.from(identity.handleSecret, 'hex')),
-    config: {
-      leaseSeconds: opts.leaseSeconds,
-      fileSystemId: identity.fileSystemId,
-      writeVerifier: randomBytes(8),
-      serverOwner: `localefs-${identity.fileSystemId}`,
-      serverScope: identity.fileSystemId,
-      readOnlyStatus: N.NFS4ERR_ACCESS,
-    },
-    log,
-  };
-  const program = new Nfs4Program(server, [...FILE_OPS, ...ATTR_OPS, ...STATE_OPS]);
+  const identity = (await loadIdentity(opts.dataDir, {}))!;
+  const defaultFsId = identity.fileSystemId;
+  const config = opts.config ?? emptyConfig();
 
-  // The EFS model: this data directory's file system, its policy, access points, mount targets, credentials.
-  const model = resolveModel(opts.config ?? emptyConfig(), {
-    defaultFileSystemId: identity.fileSystemId,
-    ...(opts.credentials ? { credentials: opts.credentials } : {}),
-  });
-  const fileSystem = model.fileSystems.get(identity.fileSystemId)!;
-  server.config.readOnlyStatus = model.options.readOnlyError === 'ROFS' ? N.NFS4ERR_ROFS : N.NFS4ERR_ACCESS;
+  // The model: the config's declarations, then what the API saved.
+  const model = resolveModel(config, { defaultFileSystemId: defaultFsId, ...(opts.credentials ? { credentials: opts.credentials } : {}) });
+  const stateFile = path.join(opts.dataDir, 'model.json');
+  // Targets the operator named (--host, --config) must come up; API-made ones may have lost their address.
+  const required = new Set(model.mountTargets.keys());
+  mergeSaved(model, await loadSavedModel(stateFile), config, { defaultFileSystemId: defaultFsId });
+  const declaresDefaultTargets = config.mountTargets.some((d) => (d.fileSystemId ?? defaultFsId) === defaultFsId);
+  if (!declaresDefaultTargets) {
+    const mt = defaultMountTarget(model, defaultFsId, opts.host);
+    const taken = [...model.mountTargets.values()].find((m) => m.mountTargetId !== mt.mountTargetId && (m.ipAddress === opts.host || m.ipv6Address === opts.host));
+    if (taken) log.warn({ mountTargetId: taken.mountTargetId, host: opts.host }, 'another mount target has the --host address; the default file system gets no mount target there');
+    else {
+      model.mountTargets.set(mt.mountTargetId, mt);
+      required.add(mt.mountTargetId);
+    }
+  }
+
   const tlsFiles = await ensureTlsMaterial({
     dir: path.join(opts.dataDir, 'tls'),
     regions: [model.region],
-    fileSystemIds: [identity.fileSystemId],
+    fileSystemIds: [...model.fileSystems.keys()],
     log: log.child({ part: 'tls' }),
   });
-  const credentials = model.credentials;
-  const audit = log.child({ part: 'audit' });
-  const sockets = new Set<net.Socket>();
-
-  // One listener per mount target of this file system; without any, one on --host:--port open to all.
-  const targets = [...model.mountTargets.values()].filter((t) => t.fileSystemId === identity.fileSystemId);
-  const listenOn = targets.length
-    ? targets.map((t) => ({ host: t.ipAddress, port: t.port ?? opts.port, allow: cidrAllowList(t.allowedCidrs), mountTargetId: t.mountTargetId }))
-    : [{ host: opts.host, port: opts.port, allow: undefined, mountTargetId: undefined }];
-  const listeners: FrontServer[] = [];
-  for (const target of listenOn) {
-    const listener = createFrontListener({
-      tls: { cert: tlsFiles.cert, key: tlsFiles.key },
-      ...(target.allow ? { allow: target.allow } : {}),
-      verify: {
-        regions: [model.region],
-        defaultAccount: model.accountId,
-        ...(credentials.size ? { credentials: (key: string) => credentials.get(key) } : {}),
-      },
-      log: log.child({ part: 'front' }),
-      onConnection(socket, peer) {
-        sockets.add(socket);
-        const conn = new RpcConnection(socket, program, log);
-        const { grant, audit: record } = authorizeConnection(peer, fileSystem, model);
-        program.setGrant(conn, grant);
-        audit.info({ ...record, mountTargetId: target.mountTargetId }, 'mount decision');
-        conn.log.info({ tls: peer.secure }, 'connection open');
-        socket.on('close', () => {
-          sockets.delete(socket);
-          conn.log.info('connection closed');
-        });
-      },
-    });
-    await new Promise<void>((resolve, reject) => {
-      listener.once('error', reject);
-      listener.listen(target.port, target.host, () => {
-        listener.off('error', reject);
-        resolve();
-      });
-    });
-    listener.on('error', (err) => log.error({ err }, 'listener error'));
-    listeners.push(listener);
+  const fleet = new Fleet({
+    dataDir: opts.dataDir,
+    defaultFileSystemId: defaultFsId,
+    model,
+    port: opts.port,
+    leaseSeconds: opts.leaseSeconds,
+    tls: { cert: tlsFiles.cert, key: tlsFiles.key },
+    log,
+  });
+  await fleet.collectGarbage();
+  try {
+    // The default file system's targets first, so that with --port 0 they pick the port the others share.
+    const targets = [...model.mountTargets.values()].sort((a, b) => Number(b.fileSystemId === defaultFsId) - Number(a.fileSystemId === defaultFsId));
+    for (const mt of targets) {
+      try {
+        await fleet.openMountTarget(mt);
+      } catch (err) {
+        if (required.has(mt.mountTargetId)) throw err;
+        log.error({ err, mountTargetId: mt.mountTargetId, ipAddress: mt.ipAddress }, 'mount target could not listen; delete it or free its address');
+      }
+    }
+    await saveModel(stateFile, model);
+  } catch (err) {
+    await fleet.close();
+    throw err;
   }
-  const address = listeners[0]!.address() as net.AddressInfo;
+
+  let api: http.Server | undefined;
+  let apiEndpoint: string | undefined;
+  if (opts.api) {
+    const cp = new ControlPlane({ model, stateFile, effects: fleet, log: log.child({ part: 'api' }) });
+    api = createApiServer({ cp, credentials: model.credentials, log });
+    const server = api;
+    try {
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(opts.api!.port, opts.api!.host, () => {
+          server.off('error', reject);
+          resolve();
+        });
+      });
+    } catch (err) {
+      await fleet.close();
+      throw Object.assign(err as Error, { apiListen: true });
+    }
+    const a = server.address() as net.AddressInfo;
+    apiEndpoint = `http://${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}`;
+  }
+
+  const first = fleet.firstAddress();
   return {
-    fileSystemId: identity.fileSystemId,
-    port: address.port,
-    host: address.address,
+    fileSystemId: defaultFsId,
+    port: first?.port ?? fleet.port,
+    host: first?.address ?? opts.host,
     caFile: tlsFiles.caFile,
+    model,
+    ...(apiEndpoint ? { apiEndpoint } : {}),
     async close() {
-      // close() waits for open connections, so they are destroyed right after asking
-      const closed = listeners.map((l) => new Promise<void>((resolve) => l.close(() => resolve())));
-      for (const l of listeners) l.destroyPending();
-      for (const s of sockets) s.destroy();
-      await Promise.all(closed);
-      await state.shutdown();
-      await store.shutdown();
+      if (api) {
+        const s = api;
+        await new Promise<void>((resolve) => {
+          s.close(() => resolve());
+          s.closeAllConnections();
+        });
+      }
+      await fleet.close();
     },
   };
 }
-
-export { writeFileAtomic };

@@ -11,7 +11,12 @@ import {
   DEFAULT_OPTIONS,
   DEFAULT_REGION,
   accessPointArn,
+  availabilityZoneOf,
+  defaultSecurityGroupFor,
+  defaultSubnetFor,
   derivedId,
+  networkInterfaceIdFor,
+  vpcIdFor,
   fileSystemArn,
   fileSystemIdFrom,
   isAccessPointId,
@@ -448,6 +453,8 @@ export function resolveModel(config: ModelConfig, opts: ResolveOptions): Model {
       performanceMode: 'generalPurpose',
       throughputMode: 'elastic',
       encrypted: false,
+      lifecyclePolicies: [],
+      replicationOverwriteProtection: 'ENABLED',
     };
     if (d.name !== undefined) fs.name = d.name;
     if (policy) fs.policy = policy;
@@ -475,11 +482,27 @@ export function resolveModel(config: ModelConfig, opts: ResolveOptions): Model {
   });
 
   const mountTargets = new Map<string, MountTarget>();
+  const subnets = new Map<string, number>();
   config.mountTargets.forEach((d, i) => {
     const fsId = d.fileSystemId ?? opts.defaultFileSystemId;
     const id = d.mountTargetId ?? derivedId('fsmt', `${fsId}/${d.ipAddress}/${d.port ?? ''}`);
     if (mountTargets.has(id)) throw new ConfigError(file, `mountTargets[${i}]`, `mount target id ${id} clashes with another`);
-    const mt: MountTarget = { mountTargetId: id, fileSystemId: fsId, ownerId: accountId, ipAddress: d.ipAddress, allowedCidrs: [...d.allowedCidrs], lifeCycleState: 'available' };
+    const subnetId = defaultSubnetFor(accountId, region);
+    const zone = availabilityZoneOf({ region, subnets }, subnetId);
+    const mt: MountTarget = {
+      mountTargetId: id,
+      fileSystemId: fsId,
+      ownerId: accountId,
+      ipAddress: d.ipAddress,
+      subnetId,
+      availabilityZoneName: zone.name,
+      availabilityZoneId: zone.id,
+      vpcId: vpcIdFor(accountId, region),
+      networkInterfaceId: networkInterfaceIdFor(id),
+      securityGroups: [defaultSecurityGroupFor(accountId, region)],
+      allowedCidrs: [...d.allowedCidrs],
+      lifeCycleState: 'available',
+    };
     if (d.port !== undefined) mt.port = d.port;
     mountTargets.set(id, mt);
   });
@@ -489,5 +512,5 @@ export function resolveModel(config: ModelConfig, opts: ResolveOptions): Model {
     if (credentials.has(key)) throw new ConfigError(file, 'credentials', `access key id ${key} is declared both in the config and in the credentials file`);
     credentials.set(key, cred);
   }
-  return { region, accountId, options: { ...config.options }, fileSystems, accessPoints, mountTargets, credentials };
+  return { region, accountId, options: { ...config.options }, fileSystems, accessPoints, mountTargets, credentials, subnets, resourceIdType: 'LONG_ID' };
 }

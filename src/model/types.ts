@@ -89,6 +89,16 @@ export interface FileSystem {
   provisionedThroughputInMibps?: number;
   encrypted: boolean;
   kmsKeyId?: string;
+  /** One Zone file systems only. */
+  availabilityZoneName?: string;
+  availabilityZoneId?: string;
+  /** undefined = backups never configured (DescribeBackupPolicy answers PolicyNotFound). */
+  backupPolicy?: 'ENABLED' | 'DISABLED';
+  /** Lifecycle policies as PutLifecycleConfiguration stored them (one key each). */
+  lifecyclePolicies: Record<string, string>[];
+  replicationOverwriteProtection: 'ENABLED' | 'DISABLED' | 'REPLICATING';
+  /** Epoch seconds of the last throughput-mode change or provisioned decrease (UpdateFileSystem's 24 h rule). */
+  lastThroughputChange?: number;
 }
 
 export interface AccessPoint {
@@ -112,6 +122,14 @@ export interface MountTarget {
   ownerId: string;
   /** Address the NFS listener binds (IPv4 or IPv6). */
   ipAddress: string;
+  /** Second address for DUAL_STACK mount targets. */
+  ipv6Address?: string;
+  subnetId: string;
+  availabilityZoneName: string;
+  availabilityZoneId: string;
+  vpcId: string;
+  networkInterfaceId: string;
+  securityGroups: string[];
   /** NFS port; undefined = the server default (2049). */
   port?: number;
   /** Source CIDRs allowed to connect (the security group); empty = nobody. */
@@ -199,6 +217,10 @@ export interface Model {
   accessPoints: Map<string, AccessPoint>;
   mountTargets: Map<string, MountTarget>;
   credentials: Map<string, Credential>;
+  /** Subnet id -> index of its Availability Zone (assigned on first use; each subnet is its own zone). */
+  subnets: Map<string, number>;
+  /** PutAccountPreferences (only LONG_ID is accepted since 2021). */
+  resourceIdType: 'LONG_ID';
 }
 
 // ---------------------------------------------------------------------------
@@ -229,7 +251,7 @@ export const newAccessPointId = (): string => `fsap-${hex17()}`;
 export const newMountTargetId = (): string => `fsmt-${hex17()}`;
 
 /** Stable id derived from a seed (for config-declared resources without an explicit id). */
-export function derivedId(prefix: 'fs' | 'fsap' | 'fsmt', seed: string): string {
+export function derivedId(prefix: 'fs' | 'fsap' | 'fsmt' | 'subnet' | 'vpc' | 'sg' | 'eni', seed: string): string {
   return `${prefix}-${createHash('sha256').update(seed).digest('hex').slice(0, 17)}`;
 }
 
@@ -277,4 +299,32 @@ export function principalAccount(arn: string): string | undefined {
 
 export function nameTag(tags: Tag[]): string | undefined {
   return tags.find((t) => t.key === 'Name')?.value;
+}
+
+// ---------------------------------------------------------------------------
+// The local network a mount target lives in: one VPC, each subnet its own
+// Availability Zone (so "one mount target per zone" is "one per subnet").
+// ---------------------------------------------------------------------------
+
+export const SUBNET_ID_RE = /^subnet-[0-9a-f]{8,40}$/;
+export const SECURITY_GROUP_ID_RE = /^sg-[0-9a-f]{8,40}$/;
+
+export const vpcIdFor = (accountId: string, region: string): string => derivedId('vpc', `${accountId}/${region}`);
+export const defaultSecurityGroupFor = (accountId: string, region: string): string => derivedId('sg', `${accountId}/${region}/default`);
+export const networkInterfaceIdFor = (mountTargetId: string): string => derivedId('eni', mountTargetId);
+/** The subnet config-declared mount targets live in. */
+export const defaultSubnetFor = (accountId: string, region: string): string => derivedId('subnet', `${accountId}/${region}/default`);
+
+/** Zone name and id of a subnet, assigning the next zone to a subnet seen for the first time. */
+export function availabilityZoneOf(model: Pick<Model, 'region' | 'subnets'>, subnetId: string): { name: string; id: string } {
+  let index = model.subnets.get(subnetId);
+  if (index === undefined) {
+    index = model.subnets.size;
+    model.subnets.set(subnetId, index);
+  }
+  const letters = 'abcdefghijklmnopqrstuvwxyz';
+  const suffix = index < 26 ? letters[index]! : `${letters[index % 26]!}${Math.floor(index / 26)}`;
+  // us-east-1 -> use1, as AWS zone ids are written
+  const short = model.region.split('-').map((p, i, all) => (i === all.length - 1 ? p : p.slice(0, i === 0 ? 2 : 1))).join('');
+  return { name: `${model.region}${suffix}`, id: `${short}-az${index + 1}` };
 }

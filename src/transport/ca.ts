@@ -1,9 +1,10 @@
 import { generateKeyPairSync, randomBytes, X509Certificate, createPrivateKey } from 'node:crypto';
-import { chmod, mkdir, open as openFile, readFile, rename, unlink } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import path from 'node:path';
 import forge from 'node-forge';
 import type { Logger } from 'pino';
+import { writeFileAtomic } from '../util/atomic-file.js';
 
 /**
  * Local TLS material for the EFS front end (shared spec efs-utils.md §5.4):
@@ -65,22 +66,6 @@ async function exists(file: string): Promise<boolean> {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
     throw err;
   }
-}
-
-async function writeAtomic(file: string, data: string, mode: number): Promise<void> {
-  const tmp = `${file}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
-  const fh = await openFile(tmp, 'wx', mode);
-  try {
-    await fh.writeFile(data);
-    await fh.sync();
-  } catch (err) {
-    await fh.close();
-    await unlink(tmp).catch(() => undefined);
-    throw err;
-  }
-  await fh.close();
-  await chmod(tmp, mode);
-  await rename(tmp, file);
 }
 
 function newRsaKey(): forge.pki.rsa.KeyPair {
@@ -224,8 +209,8 @@ export async function ensureTlsMaterial(opts: TlsMaterialOptions): Promise<TlsMa
   const haveCaKey = await exists(caKeyFile);
   if (!haveCa && !haveCaKey) {
     const ca = makeCa(now);
-    await writeAtomic(caKeyFile, ca.keyPem, 0o600);
-    await writeAtomic(caFile, ca.certPem, 0o644);
+    await writeFileAtomic(caKeyFile, ca.keyPem, 0o600);
+    await writeFileAtomic(caFile, ca.certPem, 0o644);
     caPem = ca.certPem;
     caKeyPem = ca.keyPem;
     created.ca = true;
@@ -275,8 +260,8 @@ export async function ensureTlsMaterial(opts: TlsMaterialOptions): Promise<TlsMa
   }
   if (why !== '') {
     const s = makeServerCert(caPem, caKeyPem, names, now);
-    await writeAtomic(keyFile, s.keyPem, 0o600);
-    await writeAtomic(certFile, s.certPem, 0o644);
+    await writeFileAtomic(keyFile, s.keyPem, 0o600);
+    await writeFileAtomic(certFile, s.certPem, 0o644);
     certPem = s.certPem;
     keyPem = s.keyPem;
     created.server = true;

@@ -11,9 +11,14 @@ import pino from 'pino';
 import { startServer } from '../../src/server.js';
 import { NfsClient, type NfsClientOptions } from '../../src/client/nfs-client.js';
 import { RpcClient } from '../../src/client/rpc-client.js';
+import type { Credential, ModelConfig } from '../../src/model/types.js';
 
 export interface TestServer {
   dataDir: string;
+  /** The default file system (the data directory's own). */
+  fileSystemId: string;
+  /** `http://127.0.0.1:PORT` of the management API (with `api: true`; the same port after restart()). */
+  apiEndpoint: string;
   host: string;
   port: number;
   leaseSeconds: number;
@@ -29,14 +34,42 @@ export interface TestServer {
   cleanup(): Promise<void>;
 }
 
-export async function startTestServer(o: { leaseSeconds?: number; logLevel?: string } = {}): Promise<TestServer> {
+export interface TestServerOptions {
+  leaseSeconds?: number;
+  logLevel?: string;
+  /** Serve the management API on a free loopback port. */
+  api?: boolean;
+  config?: ModelConfig;
+  credentials?: Map<string, Credential>;
+  /** Receives every server log line (JSON text); the level is then at least info. */
+  logLines?: string[];
+}
+
+export async function startTestServer(o: TestServerOptions = {}): Promise<TestServer> {
   const dataDir = await mkdtemp(path.join(tmpdir(), 'localefs-it-'));
   const leaseSeconds = o.leaseSeconds ?? 30;
-  const log = pino({ level: o.logLevel ?? process.env.LOCALEFS_TEST_LOG ?? 'silent' });
-  let running: Awaited<ReturnType<typeof startServer>> | undefined = await startServer({ dataDir, host: '127.0.0.1', port: 0, leaseSeconds, log });
+  const lines = o.logLines;
+  const level = o.logLevel ?? process.env.LOCALEFS_TEST_LOG ?? (lines ? 'info' : 'silent');
+  const log = lines ? pino({ level }, { write: (s: string) => void lines.push(s) }) : pino({ level });
+  let apiPort = 0;
+  const start = () =>
+    startServer({
+      dataDir,
+      host: '127.0.0.1',
+      port: 0,
+      leaseSeconds,
+      log,
+      ...(o.api ? { api: { host: '127.0.0.1', port: apiPort } } : {}),
+      ...(o.config ? { config: o.config } : {}),
+      ...(o.credentials ? { credentials: o.credentials } : {}),
+    });
+  let running: Awaited<ReturnType<typeof startServer>> | undefined = await start();
+  if (running.apiEndpoint) apiPort = Number(new URL(running.apiEndpoint).port);
   const clients: { close(): Promise<void> | void }[] = [];
   const ts: TestServer = {
     dataDir,
+    fileSystemId: running.fileSystemId,
+    apiEndpoint: running.apiEndpoint ?? '',
     host: '127.0.0.1',
     port: running.port,
     leaseSeconds,
@@ -57,8 +90,9 @@ export async function startTestServer(o: { leaseSeconds?: number; logLevel?: str
     },
     async restart() {
       if (running) await ts.stop();
-      running = await startServer({ dataDir, host: '127.0.0.1', port: 0, leaseSeconds, log });
+      running = await start();
       ts.port = running.port;
+      ts.fileSystemId = running.fileSystemId;
     },
     async cleanup() {
       for (const c of clients) {

@@ -1,0 +1,93 @@
+/**
+ * What the EFS operations work on: the one model (shared with the NFS side, so
+ * a change is live for the next mount), its persistence, and the effects a
+ * change has outside the model (listeners, data directories), which the server
+ * provides. Changes run one at a time, and each is saved before it answers.
+ */
+import type { Logger } from 'pino';
+import type { FileSystem, Model, MountTarget } from '../model/types.js';
+import { saveModel } from '../model/persist.js';
+import type { RequestPrincipal } from '../policy/iam.js';
+
+/** What creating and deleting resources does outside the model. */
+export interface ControlPlaneEffects {
+  /** Create a new file system's data directory (before it is saved). */
+  createFileSystemData(fs: FileSystem): Promise<void>;
+  /** Remove a deleted file system's data (after the deletion is saved). */
+  removeFileSystemData(fs: FileSystem): Promise<void>;
+  /**
+   * Start serving a mount target. Throws an error with `code` EADDRINUSE or
+   * EADDRNOTAVAIL when its address cannot be bound.
+   */
+  openMountTarget(mt: MountTarget): Promise<void>;
+  /** Stop serving a mount target and drop its connections. */
+  closeMountTarget(mt: MountTarget): Promise<void>;
+  /** Metered size of a file system (bytes) and when it was measured (epoch seconds). */
+  meteredSize(fs: FileSystem): { value: number; timestamp: number };
+}
+
+/** The authenticated caller of an API request. */
+export interface Caller {
+  arn: string;
+  accountId: string;
+  accessKeyId: string;
+  /** Root / IAMUser / AssumedRole, as CloudTrail's userIdentity.type. */
+  type: 'Root' | 'IAMUser' | 'AssumedRole' | 'Role';
+}
+
+export function callerPrincipal(c: Caller): RequestPrincipal {
+  return { kind: 'iam', arn: c.arn, accountId: c.accountId };
+}
+
+export interface ControlPlaneOptions {
+  model: Model;
+  /** DATA/model.json */
+  stateFile: string;
+  effects: ControlPlaneEffects;
+  log: Logger;
+  now?: () => number;
+  /** Access point quota per file system (EFS: 10,000). */
+  accessPointLimit?: number;
+  /** File system quota per account (EFS: 1,000). */
+  fileSystemLimit?: number;
+}
+
+export class ControlPlane {
+  readonly model: Model;
+  readonly effects: ControlPlaneEffects;
+  readonly log: Logger;
+  readonly accessPointLimit: number;
+  readonly fileSystemLimit: number;
+  private readonly stateFile: string;
+  private readonly clock: () => number;
+  private queue: Promise<unknown> = Promise.resolve();
+
+  constructor(o: ControlPlaneOptions) {
+    this.model = o.model;
+    this.effects = o.effects;
+    this.log = o.log;
+    this.stateFile = o.stateFile;
+    this.clock = o.now ?? (() => Date.now() / 1000);
+    this.accessPointLimit = o.accessPointLimit ?? 10_000;
+    this.fileSystemLimit = o.fileSystemLimit ?? 1_000;
+  }
+
+  /** Epoch seconds (fractional, as the API's timestamps). */
+  now(): number {
+    return this.clock();
+  }
+
+  /**
+   * Run a change alone: concurrent calls queue, so checks and the save see
+   * one consistent model.
+   */
+  exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(fn, fn);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  save(): Promise<void> {
+    return saveModel(this.stateFile, this.model);
+  }
+}

@@ -1,0 +1,237 @@
+/**
+ * The EFS management API over HTTP (REST-JSON under /2015-02-01/): routes a
+ * request to its operation, reads a bounded body, checks the SigV4 signature,
+ * runs the handler, answers with AWS's success or error format, and writes
+ * one CloudTrail-shaped audit record per call.
+ */
+import http from 'node:http';
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import { ModelValidationError } from '../model/validate.js';
+import { PolicyError } from '../policy/iam.js';
+import type { Credential } from '../model/types.js';
+import { ApiError } from './errors.js';
+import type { Caller, ControlPlane } from './control-plane.js';
+import type { ApiOperation, ApiRequest } from './operation.js';
+import { verifyRequest } from './sigv4.js';
+import { FILE_SYSTEM_OPS } from './ops/file-systems.js';
+import { ACCESS_POINT_OPS } from './ops/access-points.js';
+import { MOUNT_TARGET_OPS } from './ops/mount-targets.js';
+import { POLICY_OPS } from './ops/policies.js';
+import { TAG_OPS } from './ops/tags.js';
+
+export const API_PREFIX = '/2015-02-01';
+export const ALL_OPERATIONS: ApiOperation[] = [...FILE_SYSTEM_OPS, ...ACCESS_POINT_OPS, ...MOUNT_TARGET_OPS, ...POLICY_OPS, ...TAG_OPS];
+/** Largest request body read (a policy is at most 20,000 characters). */
+export const MAX_BODY_BYTES = 256 * 1024;
+
+interface Route {
+  op: ApiOperation;
+  /** Literal segments, or `{Label}`. */
+  segments: string[];
+  literals: number;
+}
+
+const segmentsOf = (path: string): string[] => path.split('/').filter((s) => s !== '');
+
+function compileRoutes(ops: ApiOperation[]): Route[] {
+  const routes = ops.map((op) => {
+    const segments = segmentsOf(op.path);
+    return { op, segments, literals: segments.filter((s) => !s.startsWith('{')).length };
+  });
+  // `/file-systems/replication-configurations` must win over `/file-systems/{FileSystemId}`
+  return routes.sort((a, b) => b.literals - a.literals);
+}
+
+function match(routes: Route[], method: string, rawSegments: string[]): { op: ApiOperation; labels: Record<string, string> } | 'method' | undefined {
+  let pathMatched = false;
+  for (const r of routes) {
+    if (r.segments.length !== rawSegments.length) continue;
+    const labels: Record<string, string> = {};
+    let ok = true;
+    for (let i = 0; i < r.segments.length && ok; i++) {
+      const seg = r.segments[i]!;
+      const raw = rawSegments[i]!;
+      if (seg.startsWith('{')) {
+        try {
+          labels[seg.slice(1, -1)] = decodeURIComponent(raw);
+        } catch {
+          ok = false;
+        }
+      } else ok = seg === raw;
+    }
+    if (!ok) continue;
+    pathMatched = true;
+    if (r.op.method === method) return { op: r.op, labels };
+  }
+  return pathMatched ? 'method' : undefined;
+}
+
+function parseQuery(rawQuery: string): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  for (const [k, v] of new URLSearchParams(rawQuery.replace(/\+/g, '%2B'))) {
+    const list = out.get(k);
+    if (list) list.push(v);
+    else out.set(k, [v]);
+  }
+  return out;
+}
+
+class BodyTooLarge extends Error {}
+
+function readBody(req: http.IncomingMessage): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const declared = Number(req.headers['content-length'] ?? 0);
+    if (declared > MAX_BODY_BYTES) {
+      reject(new BodyTooLarge());
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > MAX_BODY_BYTES) {
+        req.pause();
+        reject(new BodyTooLarge());
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}
+
+function callerType(arn: string): Caller['type'] {
+  if (/:root$/.test(arn)) return 'Root';
+  if (/:assumed-role\//.test(arn)) return 'AssumedRole';
+  if (/:role\//.test(arn)) return 'Role';
+  return 'IAMUser';
+}
+
+const lowerFirst = (s: string): string => s.charAt(0).toLowerCase() + s.slice(1);
+
+/** CloudTrail's requestParameters: path labels, query and body members, in lowerCamel. */
+function requestParameters(labels: Record<string, string>, query: Map<string, string[]>, body: unknown): Record<string, unknown> | null {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(labels)) out[lowerFirst(k)] = v;
+  for (const [k, v] of query) out[lowerFirst(k)] = v.length === 1 ? v[0] : v;
+  if (body && typeof body === 'object' && !Array.isArray(body)) for (const [k, v] of Object.entries(body)) out[lowerFirst(k)] = v;
+  return Object.keys(out).length ? out : null;
+}
+
+export interface ApiServerOptions {
+  cp: ControlPlane;
+  /** Known access keys: signatures are verified. Empty = any well-formed signature, caller = the account root. */
+  credentials: Map<string, Credential>;
+  log: Logger;
+}
+
+export function createApiServer(o: ApiServerOptions): http.Server {
+  const routes = compileRoutes(ALL_OPERATIONS);
+  const { cp } = o;
+  const audit = o.log.child({ part: 'audit' });
+  const lookup = o.credentials.size > 0 ? (key: string) => o.credentials.get(key) : undefined;
+
+  async function handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const requestId = randomUUID();
+    const rawUrl = req.url ?? '/';
+    const q = rawUrl.indexOf('?');
+    const rawPath = q < 0 ? rawUrl : rawUrl.slice(0, q);
+    const query = parseQuery(q < 0 ? '' : rawUrl.slice(q + 1));
+    const method = req.method ?? 'GET';
+    const rawSegments = segmentsOf(rawPath);
+    const found = rawSegments[0] === API_PREFIX.slice(1) ? match(routes, method, rawSegments.slice(1)) : undefined;
+    const op = typeof found === 'object' ? found.op : undefined;
+    const labels = typeof found === 'object' ? found.labels : {};
+    let body: unknown;
+    let caller: Caller | undefined;
+    let accessKeyId: string | undefined;
+    let status = 500;
+    let result: Record<string, unknown> | undefined;
+    let error: ApiError | undefined;
+    try {
+      let raw: Buffer;
+      try {
+        raw = await readBody(req);
+      } catch (err) {
+        if (err instanceof BodyTooLarge) throw new ApiError('RequestEntityTooLarge', `The request body is larger than ${MAX_BODY_BYTES} bytes.`);
+        throw err;
+      }
+      const info = verifyRequest({ method, rawUrl, headers: req.headers, body: raw }, lookup ? { lookup } : {});
+      accessKeyId = info.accessKeyId;
+      const cred = o.credentials.get(info.accessKeyId);
+      const arn = cred ? cred.principalArn : `arn:aws:iam::${cp.model.accountId}:root`;
+      caller = { arn, accountId: cred ? cred.accountId : cp.model.accountId, accessKeyId: info.accessKeyId, type: callerType(arn) };
+      if (!op) {
+        if (found === 'method') throw new ApiError('BadRequest', `${method} is not allowed on ${rawPath}.`);
+        throw new ApiError('UnknownOperationException', `No EFS operation at ${method} ${rawPath}; paths start with ${API_PREFIX}/.`);
+      }
+      if (raw.length > 0) {
+        try {
+          body = JSON.parse(raw.toString('utf8'));
+        } catch {
+          throw new ApiError('BadRequest', 'The request body is not valid JSON.');
+        }
+      }
+      const apiReq: ApiRequest = { labels, query, body, caller };
+      result = await op.handler(cp, apiReq);
+      status = op.status;
+    } catch (err) {
+      error = toApiError(err, o.log, op?.name);
+      status = error.status;
+    }
+    const headers: Record<string, string> = { 'x-amzn-RequestId': requestId, 'Content-Type': 'application/json' };
+    let payload = '';
+    if (error) {
+      headers['x-amzn-ErrorType'] = error.code;
+      payload = JSON.stringify({ ErrorCode: error.code, Message: error.message, ...error.extra });
+    } else if (result !== undefined) payload = JSON.stringify(result);
+    headers['Content-Length'] = String(Buffer.byteLength(payload));
+    if (error?.code === 'RequestEntityTooLarge') headers.Connection = 'close';
+    res.writeHead(status, headers);
+    res.end(payload);
+    audit.info(
+      {
+        eventVersion: '1.08',
+        userIdentity: caller
+          ? { type: caller.type, principalId: caller.accessKeyId, arn: caller.arn, accountId: caller.accountId, accessKeyId: caller.accessKeyId }
+          : { type: 'Unknown', ...(accessKeyId ? { accessKeyId } : {}) },
+        eventTime: new Date().toISOString(),
+        eventSource: 'elasticfilesystem.amazonaws.com',
+        eventName: op?.name ?? 'Unknown',
+        awsRegion: cp.model.region,
+        sourceIPAddress: req.socket.remoteAddress ?? '',
+        userAgent: req.headers['user-agent'] ?? '',
+        requestParameters: requestParameters(labels, query, body),
+        responseElements: error ? null : (result ?? null),
+        ...(error ? { errorCode: error.code, errorMessage: error.message } : {}),
+        requestID: requestId,
+        eventID: randomUUID(),
+        readOnly: op?.readOnly ?? true,
+        eventType: 'AwsApiCall',
+        managementEvent: true,
+        recipientAccountId: cp.model.accountId,
+        httpStatus: status,
+      },
+      'api call',
+    );
+  }
+
+  const server = http.createServer((req, res) => {
+    handle(req, res).catch((err: unknown) => {
+      o.log.error({ err }, 'API request failed');
+      if (!res.headersSent) res.writeHead(500).end();
+      else res.destroy();
+    });
+  });
+  return server;
+}
+
+function toApiError(err: unknown, log: Logger, opName: string | undefined): ApiError {
+  if (err instanceof ApiError) return err;
+  if (err instanceof ModelValidationError) return new ApiError('BadRequest', err.message);
+  if (err instanceof PolicyError) return new ApiError(err.code, err.message);
+  log.error({ err, operation: opName }, 'internal error in an API operation');
+  return new ApiError('InternalServerError', `Internal error in ${opName ?? 'the request'}: ${(err as Error).message ?? String(err)}. The server log has details.`);
+}

@@ -1,0 +1,338 @@
+/**
+ * The file systems this server serves and the listeners of their mount
+ * targets. Each file system has its own store, NFS state and handle key
+ * (opened at its first mount target); each mount target is a front listener
+ * (TLS or plain RPC) at its address on the NFS port whose connections are
+ * authorized against that file system's current policy. The management API
+ * drives it through ControlPlaneEffects.
+ */
+import net from 'node:net';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { mkdir, readFile, readdir, rename, rm } from 'node:fs/promises';
+import * as fsWalk from '@nodelib/fs.walk';
+import type { Logger } from 'pino';
+import { LocalStore } from './store/local/local-store.js';
+import { NfsStateManager } from './state/manager.js';
+import { FhCodec } from './nfs4/fh.js';
+import { Nfs4Program } from './nfs4/dispatcher.js';
+import { RpcConnection } from './rpc/connection.js';
+import { FILE_OPS } from './nfs4/ops/file-ops.js';
+import { ATTR_OPS } from './nfs4/ops/attr-ops.js';
+import { STATE_OPS } from './nfs4/ops/state-ops.js';
+import type { ServerCtx } from './nfs4/context.js';
+import * as N from './xdr/gen/nfs4.js';
+import type { FileSystem, Model, MountTarget } from './model/types.js';
+import { createFrontListener, type FrontServer } from './transport/front.js';
+import { cidrAllowList } from './util/cidr.js';
+import { authorizeConnection } from './policy/authorizer.js';
+import { writeFileAtomic } from './util/atomic-file.js';
+import type { ControlPlaneEffects } from './api/control-plane.js';
+
+/** Durable identity of a file system's data, kept in <dir>/localefs.json. */
+interface FsIdentity {
+  fileSystemId: string;
+  /** Hex secret keying file-handle MACs; must survive restarts so handles stay valid. */
+  handleSecret: string;
+  createdAt: string;
+}
+
+/** Reads a data directory's identity; with `create`, makes one (a new id unless given). */
+export async function loadIdentity(dir: string, create: { fileSystemId?: string } | false): Promise<FsIdentity | undefined> {
+  const file = path.join(dir, 'localefs.json');
+  try {
+    const parsed = JSON.parse(await readFile(file, 'utf8')) as FsIdentity;
+    if (!/^fs-[0-9a-f]{17}$/.test(parsed.fileSystemId) || !/^[0-9a-f]{64}$/.test(parsed.handleSecret)) {
+      throw new Error(`${file} is damaged: restore it from a backup or move the data directory away to start afresh`);
+    }
+    return parsed;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+  if (!create) return undefined;
+  await mkdir(dir, { recursive: true });
+  const identity: FsIdentity = {
+    fileSystemId: create.fileSystemId ?? `fs-${randomBytes(9).toString('hex').slice(0, 17)}`,
+    handleSecret: randomBytes(32).toString('hex'),
+    createdAt: new Date().toISOString(),
+  };
+  await writeFileAtomic(file, JSON.stringify(identity, null, 2) + '\n');
+  return identity;
+}
+
+/** One served file system: its store, NFS state and COMPOUND program. */
+interface FileSystemHost {
+  fileSystemId: string;
+  program: Nfs4Program;
+  store: LocalStore;
+  state: NfsStateManager;
+}
+
+interface MountTargetListener {
+  mountTargetId: string;
+  servers: FrontServer[];
+  sockets: Set<net.Socket>;
+}
+
+interface Metered {
+  value: number;
+  timestamp: number;
+  measuring: boolean;
+  measured: boolean;
+}
+
+export interface FleetOptions {
+  dataDir: string;
+  /** Id of the file system kept directly in dataDir (fs/, meta/); the others live in dataDir/file-systems/<id>/. */
+  defaultFileSystemId: string;
+  model: Model;
+  /** NFS port of every mount target without its own; 0 = pick one at the first listener. */
+  port: number;
+  leaseSeconds: number;
+  tls: { cert: string; key: string };
+  log: Logger;
+}
+
+/** Size EFS meters for an empty file system. */
+const EMPTY_METERED_BYTES = 6144;
+/** Metered sizes are refreshed at most this often (EFS: eventually, within hours). */
+const METER_INTERVAL_SECONDS = 60;
+
+export class Fleet implements ControlPlaneEffects {
+  private readonly hosts = new Map<string, Promise<FileSystemHost>>();
+  private readonly listeners = new Map<string, MountTargetListener>();
+  private readonly metered = new Map<string, Metered>();
+  private readonly audit: Logger;
+  /** The NFS port in use (fixed once the first listener is bound when started with port 0). */
+  port: number;
+
+  constructor(private readonly o: FleetOptions) {
+    this.port = o.port;
+    this.audit = o.log.child({ part: 'audit' });
+  }
+
+  /** Where a file system's data lives. */
+  dataDirOf(fileSystemId: string): string {
+    return fileSystemId === this.o.defaultFileSystemId ? this.o.dataDir : path.join(this.o.dataDir, 'file-systems', fileSystemId);
+  }
+
+  private host(fileSystemId: string): Promise<FileSystemHost> {
+    let h = this.hosts.get(fileSystemId);
+    if (!h) {
+      h = this.openHost(fileSystemId);
+      this.hosts.set(fileSystemId, h);
+      h.catch(() => this.hosts.delete(fileSystemId));
+    }
+    return h;
+  }
+
+  private async openHost(fileSystemId: string): Promise<FileSystemHost> {
+    const dir = this.dataDirOf(fileSystemId);
+    const identity = await loadIdentity(dir, { fileSystemId });
+    if (identity!.fileSystemId !== fileSystemId) throw new Error(`${dir}/localefs.json belongs to ${identity!.fileSystemId}, not ${fileSystemId}`);
+    const log = this.o.log.child({ fileSystemId });
+    const hex = fileSystemId.slice(3);
+    const fsid = { major: parseInt(hex.slice(0, 8), 16), minor: parseInt(hex.slice(8, 16), 16) };
+    const metaDir = path.join(dir, 'meta');
+    await mkdir(metaDir, { recursive: true, mode: 0o700 });
+    const store = await LocalStore.open({ root: path.join(dir, 'fs'), metaDir, fsid, log: log.child({ part: 'store' }) });
+    const state = new NfsStateManager({ leaseSeconds: this.o.leaseSeconds, store, metaDir, log: log.child({ part: 'state' }) });
+    const server: ServerCtx = {
+      store,
+      state,
+      fh: new FhCodec(Buffer.from(identity!.handleSecret, 'hex')),
+      config: {
+        leaseSeconds: this.o.leaseSeconds,
+        fileSystemId,
+        writeVerifier: randomBytes(8),
+        serverOwner: `localefs-${fileSystemId}`,
+        serverScope: fileSystemId,
+        readOnlyStatus: this.o.model.options.readOnlyError === 'ROFS' ? N.NFS4ERR_ROFS : N.NFS4ERR_ACCESS,
+      },
+      log,
+    };
+    return { fileSystemId, store, state, program: new Nfs4Program(server, [...FILE_OPS, ...ATTR_OPS, ...STATE_OPS]) };
+  }
+
+  /** Addresses a mount target listens on, with their port. */
+  private endpoints(mt: MountTarget): { host: string; port: number }[] {
+    const port = mt.port ?? this.port;
+    return [mt.ipAddress, ...(mt.ipv6Address !== undefined ? [mt.ipv6Address] : [])].map((host) => ({ host, port }));
+  }
+
+  // -- ControlPlaneEffects ---------------------------------------------------
+
+  async createFileSystemData(fs: FileSystem): Promise<void> {
+    await loadIdentity(this.dataDirOf(fs.fileSystemId), { fileSystemId: fs.fileSystemId });
+  }
+
+  async removeFileSystemData(fs: FileSystem): Promise<void> {
+    const id = fs.fileSystemId;
+    const host = this.hosts.get(id);
+    this.hosts.delete(id);
+    this.metered.delete(id);
+    if (host) {
+      const h = await host.catch(() => undefined);
+      if (h) {
+        await h.state.shutdown();
+        await h.store.shutdown();
+      }
+    }
+    // Renames first (quick, atomic each), removal after: a crash leaves only trash.
+    const trash = path.join(this.o.dataDir, 'trash', `${id}-${Date.now()}`);
+    await mkdir(trash, { recursive: true });
+    const dir = this.dataDirOf(id);
+    const parts = id === this.o.defaultFileSystemId ? ['localefs.json', 'fs', 'meta'].map((p) => path.join(dir, p)) : [dir];
+    for (const p of parts) {
+      await rename(p, path.join(trash, path.basename(p))).catch((err: NodeJS.ErrnoException) => {
+        if (err.code !== 'ENOENT') throw err;
+      });
+    }
+    this.o.log.info({ fileSystemId: id }, 'file system data moved to trash; removing it');
+    void rm(trash, { recursive: true, force: true }).then(
+      () => this.o.log.info({ fileSystemId: id }, 'file system data removed'),
+      (err: unknown) => this.o.log.error({ err, fileSystemId: id, trash }, 'could not remove a deleted file system\'s data; remove the folder by hand'),
+    );
+  }
+
+  async openMountTarget(mt: MountTarget): Promise<void> {
+    if (this.listeners.has(mt.mountTargetId)) return;
+    const host = await this.host(mt.fileSystemId);
+    const entry: MountTargetListener = { mountTargetId: mt.mountTargetId, servers: [], sockets: new Set() };
+    const allow = cidrAllowList(mt.allowedCidrs);
+    const { model } = this.o;
+    const credentials = model.credentials;
+    try {
+      for (const ep of this.endpoints(mt)) {
+        const listener = createFrontListener({
+          tls: this.o.tls,
+          allow,
+          verify: {
+            regions: [model.region],
+            defaultAccount: model.accountId,
+            ...(credentials.size ? { credentials: (key: string) => credentials.get(key) } : {}),
+          },
+          log: this.o.log.child({ part: 'front' }),
+          onConnection: (socket, peer) => {
+            entry.sockets.add(socket);
+            const conn = new RpcConnection(socket, host.program, this.o.log);
+            // The file system as it is now: a policy put through the API applies to the next mount.
+            const fs = model.fileSystems.get(mt.fileSystemId);
+            if (!fs) {
+              socket.destroy();
+              return;
+            }
+            const { grant, audit } = authorizeConnection(peer, fs, model);
+            host.program.setGrant(conn, grant);
+            this.audit.info({ ...audit, mountTargetId: mt.mountTargetId }, 'mount decision');
+            conn.log.info({ tls: peer.secure, mountTargetId: mt.mountTargetId }, 'connection open');
+            socket.on('close', () => {
+              entry.sockets.delete(socket);
+              conn.log.info('connection closed');
+            });
+          },
+        });
+        await new Promise<void>((resolve, reject) => {
+          listener.once('error', reject);
+          listener.listen(ep.port, ep.host, () => {
+            listener.off('error', reject);
+            resolve();
+          });
+        });
+        listener.on('error', (err) => this.o.log.error({ err, mountTargetId: mt.mountTargetId }, 'listener error'));
+        entry.servers.push(listener);
+        if (this.port === 0) this.port = (listener.address() as net.AddressInfo).port;
+      }
+    } catch (err) {
+      await closeListener(entry);
+      throw err;
+    }
+    this.listeners.set(mt.mountTargetId, entry);
+    this.o.log.info({ mountTargetId: mt.mountTargetId, fileSystemId: mt.fileSystemId, addresses: this.endpoints(mt) }, 'mount target listening');
+  }
+
+  async closeMountTarget(mt: MountTarget): Promise<void> {
+    const entry = this.listeners.get(mt.mountTargetId);
+    if (!entry) return;
+    this.listeners.delete(mt.mountTargetId);
+    await closeListener(entry);
+    this.o.log.info({ mountTargetId: mt.mountTargetId }, 'mount target closed');
+  }
+
+  meteredSize(fs: FileSystem): { value: number; timestamp: number } {
+    const now = Date.now() / 1000;
+    let m = this.metered.get(fs.fileSystemId);
+    if (!m) {
+      m = { value: EMPTY_METERED_BYTES, timestamp: Math.floor(now), measuring: false, measured: false };
+      this.metered.set(fs.fileSystemId, m);
+    }
+    if (!m.measuring && (!m.measured || now - m.timestamp >= METER_INTERVAL_SECONDS)) this.measure(fs.fileSystemId, m);
+    return { value: m.value, timestamp: m.timestamp };
+  }
+
+  /** Walk the tree in the background and sum the file sizes (never on the request's path). */
+  private measure(fileSystemId: string, m: Metered): void {
+    m.measuring = true;
+    let total = 0;
+    const stream = fsWalk.walkStream(path.join(this.dataDirOf(fileSystemId), 'fs'), { stats: true, errorFilter: () => true });
+    stream.on('data', (e: fsWalk.Entry) => {
+      if (e.stats?.isFile()) total += e.stats.size;
+    });
+    const done = () => {
+      m.measuring = false;
+      m.measured = true;
+      m.value = EMPTY_METERED_BYTES + total;
+      m.timestamp = Math.floor(Date.now() / 1000);
+    };
+    stream.on('end', done);
+    stream.on('error', () => {
+      m.measuring = false;
+    });
+  }
+
+  /** Remove what deletions left behind (trash, data of file systems the model no longer has). */
+  async collectGarbage(): Promise<void> {
+    await rm(path.join(this.o.dataDir, 'trash'), { recursive: true, force: true });
+    let names: string[] = [];
+    try {
+      names = await readdir(path.join(this.o.dataDir, 'file-systems'));
+    } catch {
+      return;
+    }
+    for (const name of names) {
+      if (!this.o.model.fileSystems.has(name)) {
+        this.o.log.warn({ fileSystemId: name }, 'removing the data of a file system that was deleted');
+        await rm(path.join(this.o.dataDir, 'file-systems', name), { recursive: true, force: true });
+      }
+    }
+  }
+
+  /** Addresses of the first listener (what `npm start` reports). */
+  firstAddress(): net.AddressInfo | undefined {
+    for (const l of this.listeners.values()) {
+      const a = l.servers[0]?.address();
+      if (a && typeof a === 'object') return a;
+    }
+    return undefined;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.listeners.values()].map((l) => closeListener(l)));
+    this.listeners.clear();
+    for (const h of this.hosts.values()) {
+      const host = await h.catch(() => undefined);
+      if (!host) continue;
+      await host.state.shutdown();
+      await host.store.shutdown();
+    }
+    this.hosts.clear();
+  }
+}
+
+async function closeListener(entry: MountTargetListener): Promise<void> {
+  // close() waits for open connections, so they are destroyed right after asking
+  const closed = entry.servers.map((l) => new Promise<void>((resolve) => l.close(() => resolve())));
+  for (const l of entry.servers) l.destroyPending();
+  for (const s of entry.sockets) s.destroy();
+  await Promise.all(closed);
+}

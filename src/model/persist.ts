@@ -1,0 +1,117 @@
+/**
+ * The model as the management API leaves it, kept in DATA/model.json and
+ * replaced atomically after every change (util/atomic-file). At start the
+ * saved model is merged with what --config declares: the config wins for the
+ * resources and fields it names (so editing the config and restarting takes
+ * effect), everything created through the API is kept as saved.
+ */
+import { readFile } from 'node:fs/promises';
+import { writeFileAtomic } from '../util/atomic-file.js';
+import {
+  accessPointArn,
+  fileSystemArn,
+  type AccessPoint,
+  type FileSystem,
+  type Model,
+  type ModelConfig,
+  type MountTarget,
+} from './types.js';
+
+const FORMAT_VERSION = 1;
+
+/** What model.json holds: the resources, not the credentials or options (those come from files the operator owns). */
+export interface SavedModel {
+  version: number;
+  region: string;
+  accountId: string;
+  fileSystems: FileSystem[];
+  accessPoints: AccessPoint[];
+  mountTargets: MountTarget[];
+  subnets: [string, number][];
+}
+
+export class SavedModelError extends Error {
+  constructor(file: string, detail: string) {
+    super(`${file} is damaged (${detail}): restore it from a backup, or move it away to start with only the default file system`);
+    this.name = 'SavedModelError';
+  }
+}
+
+export function snapshot(model: Model): SavedModel {
+  return {
+    version: FORMAT_VERSION,
+    region: model.region,
+    accountId: model.accountId,
+    fileSystems: [...model.fileSystems.values()],
+    accessPoints: [...model.accessPoints.values()],
+    mountTargets: [...model.mountTargets.values()],
+    subnets: [...model.subnets.entries()],
+  };
+}
+
+export async function saveModel(file: string, model: Model): Promise<void> {
+  await writeFileAtomic(file, JSON.stringify(snapshot(model), null, 1) + '\n');
+}
+
+/** The saved model, or undefined when there is none yet. */
+export async function loadSavedModel(file: string): Promise<SavedModel | undefined> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+  let parsed: SavedModel;
+  try {
+    parsed = JSON.parse(text) as SavedModel;
+  } catch (err) {
+    throw new SavedModelError(file, (err as Error).message);
+  }
+  if (parsed.version !== FORMAT_VERSION) throw new SavedModelError(file, `format version ${String(parsed.version)}, expected ${FORMAT_VERSION}`);
+  for (const key of ['fileSystems', 'accessPoints', 'mountTargets', 'subnets'] as const) {
+    if (!Array.isArray(parsed[key])) throw new SavedModelError(file, `${key} is not a list`);
+  }
+  return parsed;
+}
+
+export interface MergeOptions {
+  defaultFileSystemId: string;
+}
+
+/**
+ * Merge the saved resources into the model resolved from the config. Saved
+ * file systems keep their API-set state; config declarations override the
+ * fields they declare. ARNs are rebuilt for the current region and account.
+ */
+export function mergeSaved(model: Model, saved: SavedModel | undefined, config: ModelConfig, opts: MergeOptions): void {
+  if (!saved) return;
+  const { region, accountId } = model;
+  const declaredFs = new Map(config.fileSystems.map((d) => [d.fileSystemId ?? opts.defaultFileSystemId, d]));
+  for (const fs of saved.fileSystems) {
+    const declared = declaredFs.get(fs.fileSystemId);
+    const fromConfig = model.fileSystems.get(fs.fileSystemId);
+    const merged: FileSystem = { ...fs, region, ownerId: accountId, arn: fileSystemArn(region, accountId, fs.fileSystemId) };
+    if (fromConfig && declared) {
+      if (declared.policyText !== undefined) merged.policy = fromConfig.policy;
+      if (declared.tags.length > 0 || declared.name !== undefined) {
+        merged.tags = fromConfig.tags;
+        if (fromConfig.name !== undefined) merged.name = fromConfig.name;
+        else delete merged.name;
+      }
+      if (declared.creationToken !== undefined) merged.creationToken = fromConfig.creationToken;
+    }
+    model.fileSystems.set(fs.fileSystemId, merged);
+  }
+  const configAps = new Set(config.accessPoints.length ? model.accessPoints.keys() : []);
+  for (const ap of saved.accessPoints) {
+    if (configAps.has(ap.accessPointId) || !model.fileSystems.has(ap.fileSystemId)) continue;
+    model.accessPoints.set(ap.accessPointId, { ...ap, ownerId: accountId, arn: accessPointArn(region, accountId, ap.accessPointId) });
+  }
+  const configMts = new Set(model.mountTargets.keys());
+  for (const mt of saved.mountTargets) {
+    if (configMts.has(mt.mountTargetId) || !model.fileSystems.has(mt.fileSystemId)) continue;
+    model.mountTargets.set(mt.mountTargetId, { ...mt, ownerId: accountId });
+  }
+  for (const [subnet, index] of saved.subnets) if (!model.subnets.has(subnet)) model.subnets.set(subnet, index);
+}
