@@ -5,7 +5,8 @@
  * resources and fields it names (so editing the config and restarting takes
  * effect), everything created through the API is kept as saved.
  */
-import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { readFile, readdir, unlink } from 'node:fs/promises';
 import { writeFileAtomic } from '../util/atomic-file.js';
 import {
   accessPointArn,
@@ -53,8 +54,12 @@ export async function saveModel(file: string, model: Model): Promise<void> {
   await writeFileAtomic(file, JSON.stringify(snapshot(model), null, 1) + '\n');
 }
 
-/** The saved model, or undefined when there is none yet. */
+/** The saved model, or undefined when there is none yet. Temporary files a crash left beside it go. */
 export async function loadSavedModel(file: string): Promise<SavedModel | undefined> {
+  const base = path.basename(file);
+  for (const name of await readdir(path.dirname(file)).catch(() => [] as string[])) {
+    if (name.startsWith(`${base}.tmp-`)) await unlink(path.join(path.dirname(file), name)).catch(() => undefined);
+  }
   let text: string;
   try {
     text = await readFile(file, 'utf8');
