@@ -86,8 +86,8 @@ export function canonicalRequest(req: SignedRequest, signedHeaders: string[]): s
     const value = (Array.isArray(v) ? v.join(',') : (v ?? '')).trim().replace(/\s+/g, ' ');
     return `${name}:${value}\n`;
   });
-  const declared = req.headers['x-amz-content-sha256'];
-  const payloadHash = typeof declared === 'string' && declared !== '' ? declared : createHash('sha256').update(req.body).digest('hex');
+  // Always the body's own hash: a declared x-amz-content-sha256 that differs fails the comparison.
+  const payloadHash = createHash('sha256').update(req.body).digest('hex');
   return [req.method, path, query, headerLines.join(''), signedHeaders.join(';'), payloadHash].join('\n');
 }
 
@@ -113,6 +113,10 @@ export function verifyRequest(req: SignedRequest, opts: VerifyOptions): Signatur
       'InvalidSignatureException',
       `Signature expired: ${amzDate as string} is now earlier or later than the server time ${new Date(now).toISOString()} allows (15 minutes).`,
     );
+  }
+  const declared = req.headers['x-amz-content-sha256'];
+  if (typeof declared === 'string' && declared !== createHash('sha256').update(req.body).digest('hex')) {
+    throw new ApiError('SignatureDoesNotMatch', "The provided 'x-amz-content-sha256' header does not match the SHA-256 of the request body.");
   }
   if (!opts.lookup) return info;
   const cred = opts.lookup(info.accessKeyId);
