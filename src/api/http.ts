@@ -158,7 +158,7 @@ export function createApiServer(o: ApiServerOptions): http.Server {
         if (err instanceof BodyTooLarge) throw new ApiError('RequestEntityTooLarge', `The request body is larger than ${MAX_BODY_BYTES} bytes.`);
         throw err;
       }
-      const info = verifyRequest({ method, rawUrl, headers: req.headers, body: raw }, lookup ? { lookup } : {});
+      const info = verifyRequest({ method, rawUrl, headers: req.headers, body: raw }, lookup ? { lookup, region: cp.model.region } : {});
       accessKeyId = info.accessKeyId;
       const cred = o.credentials.get(info.accessKeyId);
       const arn = cred ? cred.principalArn : `arn:aws:iam::${cp.model.accountId}:root`;

@@ -92,8 +92,10 @@ export function canonicalRequest(req: SignedRequest, signedHeaders: string[]): s
 }
 
 export interface VerifyOptions {
-  /** Known credentials; undefined = accept any well-formed signature. */
+  /** Known credentials; undefined = accept any well-formed signature (from any region). */
   lookup?: (accessKeyId: string) => CredentialEntry | undefined;
+  /** The region served: with credentials, a signature scoped to another one is refused. */
+  region?: string;
   now?: () => number;
 }
 
@@ -119,6 +121,9 @@ export function verifyRequest(req: SignedRequest, opts: VerifyOptions): Signatur
     throw new ApiError('SignatureDoesNotMatch', "The provided 'x-amz-content-sha256' header does not match the SHA-256 of the request body.");
   }
   if (!opts.lookup) return info;
+  if (opts.region !== undefined && info.region !== opts.region) {
+    throw new ApiError('InvalidSignatureException', `Credential should be scoped to a valid region: this endpoint serves '${opts.region}', not '${info.region}'.`);
+  }
   const cred = opts.lookup(info.accessKeyId);
   if (!cred) throw new ApiError('UnrecognizedClientException', 'The security token included in the request is invalid.');
   const scope = `${info.date}/${info.region}/${info.service}/aws4_request`;

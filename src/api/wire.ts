@@ -5,6 +5,7 @@
 import {
   accessPointIdFrom,
   fileSystemIdFrom,
+  parseEfsArn,
   type AccessPoint,
   type FileSystem,
   type MountTarget,
@@ -79,16 +80,22 @@ export function describeMountTarget(mt: MountTarget, state = mt.lifeCycleState):
   };
 }
 
+/** An ARN names a resource of this region and account only; a bare id always does. */
+function ours(cp: ControlPlane, idOrArn: string): boolean {
+  const arn = parseEfsArn(idOrArn);
+  return !arn || (arn.region === cp.model.region && arn.accountId === cp.model.accountId);
+}
+
 /** The file system named by an id or ARN, or FileSystemNotFound. */
 export function findFileSystem(cp: ControlPlane, idOrArn: string): FileSystem {
-  const id = fileSystemIdFrom(idOrArn);
+  const id = ours(cp, idOrArn) ? fileSystemIdFrom(idOrArn) : undefined;
   const fs = id === undefined ? undefined : cp.model.fileSystems.get(id);
   if (!fs) throw fileSystemNotFound(idOrArn);
   return fs;
 }
 
 export function findAccessPoint(cp: ControlPlane, idOrArn: string): AccessPoint {
-  const id = accessPointIdFrom(idOrArn);
+  const id = ours(cp, idOrArn) ? accessPointIdFrom(idOrArn) : undefined;
   const ap = id === undefined ? undefined : cp.model.accessPoints.get(id);
   if (!ap) throw accessPointNotFound(idOrArn);
   return ap;

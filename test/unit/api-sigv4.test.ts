@@ -8,29 +8,32 @@ import { describe, expect, it } from 'vitest';
 import { verifyRequest, type SignedRequest } from '../../src/api/sigv4.js';
 import { ApiError } from '../../src/api/errors.js';
 
+type Data = string | ArrayBuffer | ArrayBufferView;
+const bytes = (d: Data): Buffer | string => (typeof d === 'string' ? d : ArrayBuffer.isView(d) ? Buffer.from(d.buffer, d.byteOffset, d.byteLength) : Buffer.from(d));
+
 class Sha256 {
   private h;
-  constructor(private readonly secret?: string | Uint8Array) {
-    this.h = secret ? createHmac('sha256', secret) : createHash('sha256');
+  constructor(private readonly secret?: Data) {
+    this.h = secret ? createHmac('sha256', bytes(secret)) : createHash('sha256');
   }
-  update(d: string | Uint8Array): void {
-    this.h.update(typeof d === 'string' ? Buffer.from(d) : d);
+  update(d: Data): void {
+    this.h.update(bytes(d));
   }
   async digest(): Promise<Uint8Array> {
     return new Uint8Array(this.h.digest());
   }
   reset(): void {
-    this.h = this.secret ? createHmac('sha256', this.secret) : createHash('sha256');
+    this.h = this.secret ? createHmac('sha256', bytes(this.secret)) : createHash('sha256');
   }
 }
 
 const SECRET = 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY';
 const lookup = (key: string) => (key === 'AKIDLOCAL' ? { secretAccessKey: SECRET, principalArn: 'arn:aws:iam::111122223333:role/admin', accountId: '111122223333' } : undefined);
 
-async function signed(o: { method: string; path: string; query?: Record<string, string | string[]>; body?: string; secret?: string; key?: string; service?: string }): Promise<SignedRequest> {
+async function signed(o: { method: string; path: string; query?: Record<string, string | string[]>; body?: string; secret?: string; key?: string; service?: string; region?: string }): Promise<SignedRequest> {
   const signer = new SignatureV4({
     service: o.service ?? 'elasticfilesystem',
-    region: 'us-east-1',
+    region: o.region ?? 'us-east-1',
     credentials: { accessKeyId: o.key ?? 'AKIDLOCAL', secretAccessKey: o.secret ?? SECRET },
     sha256: Sha256,
   });
@@ -77,6 +80,9 @@ describe('API SigV4 verification', () => {
     expect(codeOf(() => verifyRequest({ ...query, rawUrl: '/2015-02-01/file-systems?MaxItems=2' }, { lookup }))).toBe('SignatureDoesNotMatch');
     const s3 = await signed({ method: 'GET', path: '/2015-02-01/file-systems', service: 's3' });
     expect(codeOf(() => verifyRequest(s3, { lookup }))).toBe('InvalidSignatureException');
+    const elsewhere = await signed({ method: 'GET', path: '/2015-02-01/file-systems', region: 'eu-west-1' });
+    expect(codeOf(() => verifyRequest(elsewhere, { lookup, region: 'us-east-1' }))).toBe('InvalidSignatureException');
+    expect(codeOf(() => verifyRequest(elsewhere, { lookup, region: 'eu-west-1' }))).toBe('ok');
   });
 
   it('without credentials accepts any well-formed signature, still checks the form and the clock', async () => {
