@@ -1,5 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
+  AccessPointLimitExceeded,
   AccessPointAlreadyExists,
   AccessPointNotFound,
   BadRequest,
@@ -14,6 +15,7 @@ import {
   type EFSClient,
 } from '@aws-sdk/client-efs';
 import * as N from '../../src/xdr/gen/nfs4.js';
+import { emptyConfig } from '../../src/model/config.js';
 import { FATTR, type NfsClient } from '../../src/client/nfs-client.js';
 import {
   ACCOUNT,
@@ -38,9 +40,9 @@ import {
 // effect on the NFS side: an access point made through the API can be
 // mounted at once over TLS with an efs-utils client certificate.
 //
-// Not here: the quota of 10,000 access points per file system
-// (403 AccessPointLimitExceeded). Reaching it takes 10,000 creates, which run
-// far longer than this suite may take.
+// The quota of 10,000 access points per file system is reached through
+// --config (10,000 declared access points), as 10,000 creates would take
+// longer than the suite may.
 
 let ts: ApiTestServer;
 let efs: EFSClient;
@@ -341,5 +343,29 @@ describe('access points made through the API serve NFS at once', () => {
     expect(status).not.toBe(N.NFS4_OK);
     await before.writeFile('/still-here.txt', Buffer.from('mounted before the delete'));
     expect((await before.readFile('/still-here.txt')).toString()).toBe('mounted before the delete');
+  });
+});
+
+describe('the access point quota', () => {
+  it('10,000 access points on a file system: the next CreateAccessPoint answers 403 AccessPointLimitExceeded; another file system is not affected', async () => {
+    const config = emptyConfig();
+    for (let i = 0; i < 10_000; i++) config.accessPoints.push({ name: `quota-${i}`, rootDirectory: { path: '/' }, tags: [] });
+    const full = await startApiServer({ config });
+    const client = efsClient(full);
+    try {
+      const listed = await client.send(new DescribeAccessPointsCommand({ FileSystemId: full.fileSystemId, MaxResults: 10_000 }));
+      expect(listed.AccessPoints).toHaveLength(10_000);
+      await expectError(
+        client.send(new CreateAccessPointCommand({ ClientToken: token('over'), FileSystemId: full.fileSystemId })),
+        AccessPointLimitExceeded,
+        403,
+      );
+      const other = (await client.send(new CreateFileSystemCommand({ CreationToken: token('quota-other') }))).FileSystemId!;
+      const ap = await client.send(new CreateAccessPointCommand({ ClientToken: token('ok'), FileSystemId: other }));
+      expect(ap.AccessPointId).toMatch(AP_ID);
+    } finally {
+      client.destroy();
+      await full.cleanup();
+    }
   });
 });
