@@ -11,7 +11,8 @@
 # Network isolation: the guest NIC is qemu user-mode networking with
 # restrict=on, so the guest reaches nothing except one guestfwd entry,
 # $SERVER_IP:<port>.  Each guest connection to it starts relay.pl, which dials
-# 127.0.0.1:HOSTPORT only.  When the host allows it, qemu also runs in a fresh
+# HOSTADDR:HOSTPORT only (HOSTADDR: --host-addr, a 127.0.0.0/8 address,
+# 127.0.0.1 by default).  When the host allows it, qemu also runs in a fresh
 # network namespace that holds nothing but `lo`; only the relay re-enters the
 # namespace of this script.
 #
@@ -37,16 +38,19 @@ usage() {
     cat <<EOF
 usage: kclient.sh --port HOSTPORT [options] SCRIPT|-
 
-Boot a Linux kernel under qemu, mount the NFS server at 127.0.0.1:HOSTPORT on
-$GUEST_MNT, run SCRIPT (a file, or - for stdin) there with busybox 'sh -e' as
-root, unmount, power off.  The script's output is streamed to stdout as the
-guest prints it, between the lines
+Boot a Linux kernel under qemu, mount the NFS server at HOSTADDR:HOSTPORT
+(--host-addr, default 127.0.0.1) on $GUEST_MNT, run SCRIPT (a file, or - for
+stdin) there with busybox 'sh -e' as root, unmount, power off.  The script's
+output is streamed to stdout as the guest prints it, between the lines
   === kclient: script begin ===
   === kclient: script end (exit N) ===
 The harness' own messages ('kclient: ...') go to stderr.
 
 options:
-  --port N          TCP port of the server on 127.0.0.1                 [required]
+  --port N          TCP port of the server on the host loopback       [required]
+  --host-addr ADDR  loopback address the relay dials: any IPv4 address in
+                    127.0.0.0/8, e.g. a localefs mount target's address;
+                    nothing else is accepted                         [127.0.0.1]
   --vers V          NFS version 4.0 or 4.1, used unless --opts sets one    [4.1]
   --opts LIST       mount options, comma separated; the word 'efs' stands for
                     $EFS_OPTS
@@ -79,7 +83,7 @@ exit status:
   $RC_MISSING       a host prerequisite is missing: qemu, the kernel image or its
           modules, static busybox, perl  ($INSTALL_HINT)
   $RC_SETUP       setup error: building the initramfs, starting qemu, ...
-  $RC_MOUNT       the mount failed, or nothing listens on 127.0.0.1:HOSTPORT
+  $RC_MOUNT       the mount failed, or nothing listens on HOSTADDR:HOSTPORT
   $RC_UMOUNT       the script succeeded but the umount failed
   $RC_TIMEOUT       timeout (--timeout); the guest was killed
   $RC_DIED       the guest died without reporting (kernel panic, qemu crash)
@@ -112,7 +116,7 @@ usage_error() {
 shq() { printf "'%s'" "${1//\'/\'\\\'\'}"; }
 
 # ------------------------------------------------------------------- options --
-PORT="" VERS=4.1 OPTS="" EXPORT=/ TIMEOUT=300 LOG="" KEEP=0 CACHE=""
+PORT="" HOST_ADDR=127.0.0.1 VERS=4.1 OPTS="" EXPORT=/ TIMEOUT=300 LOG="" KEEP=0 CACHE=""
 CONTROL="" GHOST=kclient MEM=512 ACCEL=tcg KERNEL="" BZIMAGE=0 APPEND=""
 REBUILD=0 PRECHECK=1 NETNS=1 SCRIPT=""
 ENVS=()
@@ -120,13 +124,14 @@ ENVS=()
 while [ $# -gt 0 ]; do
     opt=$1
     case "$opt" in
-    --port | --vers | --opts | --export | --timeout | --log | --cache | --env | \
+    --port | --host-addr | --vers | --opts | --export | --timeout | --log | --cache | --env | \
         --control | --hostname | --mem | --accel | --kernel | --append)
         [ $# -ge 2 ] || usage_error "$opt needs a value"
         val=$2
         shift 2
         case "$opt" in
         --port) PORT=$val ;;
+        --host-addr) HOST_ADDR=$val ;;
         --vers) VERS=$val ;;
         --opts) OPTS=$val ;;
         --export) EXPORT=$val ;;
@@ -161,6 +166,16 @@ done
 is_uint() { [[ "$1" =~ ^[0-9]+$ ]]; }
 [ -n "$PORT" ] || usage_error "--port is required"
 is_uint "$PORT" && [ "$PORT" -ge 1 ] && [ "$PORT" -le 65535 ] || usage_error "bad --port '$PORT'"
+# --host-addr: a dotted-quad IPv4 address in 127.0.0.0/8, nothing else (the
+# guest must reach only a loopback port of this host).  relay.pl checks again.
+is_loopback4() {
+    local IFS=. o
+    [[ "$1" =~ ^127\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}$ ]] || return 1
+    for o in $1; do
+        [[ "$o" =~ ^(0|[1-9][0-9]*)$ ]] && [ "$o" -le 255 ] || return 1
+    done
+}
+is_loopback4 "$HOST_ADDR" || usage_error "--host-addr must be an IPv4 address in 127.0.0.0/8 (e.g. 127.0.0.6), got '$HOST_ADDR'"
 case "$VERS" in 4.0 | 4.1 | 4.2) ;; *) usage_error "--vers must be 4.0 or 4.1 (or 4.2)" ;; esac
 is_uint "$TIMEOUT" && [ "$TIMEOUT" -gt 0 ] || usage_error "bad --timeout '$TIMEOUT'"
 is_uint "$MEM" && [ "$MEM" -ge 128 ] || usage_error "bad --mem '$MEM'"
@@ -248,8 +263,8 @@ case "$SELF_DIR" in *[\'\"\ ,]*) bail $RC_SETUP "the harness path must not conta
 
 # ---------------------------------------------------------- server precheck --
 # Without a listener, mount.nfs retries for minutes; tell the user right away.
-if [ $PRECHECK = 1 ] && ! (exec 9<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then
-    bail $RC_MOUNT "nothing accepts connections on 127.0.0.1:$PORT (start the server first)"
+if [ $PRECHECK = 1 ] && ! (exec 9<>"/dev/tcp/$HOST_ADDR/$PORT") 2>/dev/null; then
+    bail $RC_MOUNT "nothing accepts connections on $HOST_ADDR:$PORT (start the server first$([ "$HOST_ADDR" = 127.0.0.1 ] || echo ", or create the mount target at $HOST_ADDR"))"
 fi
 
 # -------------------------------------------------------------------- cache --
@@ -443,6 +458,7 @@ if [ "$SCRIPT" = - ]; then cat >"$RUN/extra/kclient/script"; else cp "$SCRIPT" "
     echo "KC_SERVER_IP=$SERVER_IP"
     echo "KC_SERVER_PORT=$GPORT"
     echo "KC_HOST_PORT=$PORT"
+    echo "KC_HOST_ADDR=$HOST_ADDR"
     echo "KC_CONTROL=$([ -n "$CONTROL" ] && echo 1 || echo 0)"
 } >"$RUN/extra/kclient/config"
 : >"$RUN/extra/kclient/env"
@@ -480,7 +496,7 @@ elif [ $NETNS = 1 ]; then
     say "note: cannot create a network namespace here; isolation relies on restrict=on alone"
 fi
 # slirp runs this with /bin/sh -c for every guest connection to the forward
-RELAY_CMD="/bin/sh -c 'echo \$\$ >>$RUN/relay.pids; exec $RELAY_NS $PERL $SELF_DIR/relay.pl $PORT 2>/dev/null'"
+RELAY_CMD="/bin/sh -c 'echo \$\$ >>$RUN/relay.pids; exec $RELAY_NS $PERL $SELF_DIR/relay.pl $PORT $HOST_ADDR 2>/dev/null'"
 NETDEV="user,id=net0,restrict=on,ipv6=off,net=10.0.2.0/24,host=10.0.2.2,dns=10.0.2.3"
 NETDEV+=",guestfwd=tcp:$SERVER_IP:$GPORT-cmd:${RELAY_CMD//,/,,}" # ',' is written ',,' in qemu options
 
@@ -501,7 +517,7 @@ QEMU_ARGS=(
 )
 
 say "kernel $KVER ($([ "$BOOT_IMAGE" = "$KERNEL" ] && echo bzImage || echo vmlinux/PVH)), mount -o $MOUNT_OPTS"
-say "guest $SERVER_IP:$GPORT -> 127.0.0.1:$PORT, netns $([ -n "$RELAY_NS" ] && echo on || echo off), timeout ${TIMEOUT}s"
+say "guest $SERVER_IP:$GPORT -> $HOST_ADDR:$PORT, netns $([ -n "$RELAY_NS" ] && echo on || echo off), timeout ${TIMEOUT}s"
 
 # ---------------------------------------------------------------------- run --
 T_START=$(date +%s.%N)

@@ -1,11 +1,14 @@
 #!/usr/bin/perl
-# relay.pl HOSTPORT
+# relay.pl HOSTPORT [HOSTADDR]
 #
 # Byte pump between one guest TCP connection and the NFS server on the host
 # loopback.  qemu's user-mode network (libslirp) runs this program once per
 # guest connection to the guestfwd address and hands it that connection as
-# stdin/stdout (one end of a TCP socket pair).  We dial 127.0.0.1:HOSTPORT and
-# nothing else; when either side goes away we go away too.
+# stdin/stdout (one end of a TCP socket pair).  We dial HOSTADDR:HOSTPORT and
+# nothing else; when either side goes away we go away too.  HOSTADDR defaults
+# to 127.0.0.1 and must be an IPv4 address in 127.0.0.0/8 (kclient.sh
+# --host-addr, e.g. the address of a localefs mount target): the guest may
+# reach this host's loopback and nothing else.
 #
 # Latency matters more than throughput here.  slirp pushes each guest segment
 # into the socket pair as a separate small write with Nagle enabled, so every
@@ -24,11 +27,17 @@ use constant QUICKACK => 12;          # TCP_QUICKACK from <netinet/tcp.h>
 use constant CHUNK    => 1 << 18;     # 256 KiB per read
 
 my $port = $ARGV[0] // '';
-die "relay.pl: usage: relay.pl HOSTPORT\n"
-    unless $port =~ /^[0-9]{1,5}$/ && $port >= 1 && $port <= 65535;
+my $addr = $ARGV[1] // '127.0.0.1';
+die "relay.pl: usage: relay.pl HOSTPORT [HOSTADDR]\n"
+    unless @ARGV <= 2 && $port =~ /^[0-9]{1,5}$/ && $port >= 1 && $port <= 65535;
+# a dotted quad in 127.0.0.0/8, each part 0..255 without leading zeros (no
+# names, no short forms such as 127.1 that inet_aton would also take)
+die "relay.pl: HOSTADDR must be an IPv4 address in 127.0.0.0/8, got '$addr'\n"
+    unless $addr =~ /\A127(?:\.(?:0|[1-9][0-9]{0,2})){3}\z/
+        && !grep { $_ > 255 } split /\./, $addr;
 
 socket(my $up, AF_INET, SOCK_STREAM, 0) or exit 1;
-connect($up, pack_sockaddr_in($port, inet_aton('127.0.0.1'))) or exit 1;
+connect($up, pack_sockaddr_in($port, inet_aton($addr))) or exit 1;
 setsockopt($up, IPPROTO_TCP, TCP_NODELAY, 1);
 
 open(my $gin,  '<&=', 0) or exit 1;   # guest -> us

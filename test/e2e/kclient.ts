@@ -2,9 +2,10 @@
 //
 // runGuest() boots a qemu guest through scripts/kclient/kclient.sh, which
 // mounts a server on the host loopback and runs a busybox shell script there;
-// startServer() runs localefs (src/main.ts) on a data directory.  Both are
-// plain child processes; nothing here talks to the network except through
-// them (the guest only ever reaches 127.0.0.1:<port>).
+// startServer() runs localefs (src/main.ts) on a data directory, with its NFS
+// port and its EFS management API on the loopback.  Both are plain child
+// processes; nothing here talks to the network except through them (the
+// guest only ever reaches <hostAddr>:<port>, hostAddr in 127.0.0.0/8).
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -77,6 +78,28 @@ export async function freePort(): Promise<number> {
   });
 }
 
+/** Whether addr:port (a loopback address) can be bound right now. */
+export async function canListen(addr: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const srv = net.createServer();
+    srv.unref();
+    srv.once('error', () => resolve(false));
+    srv.listen(port, addr, () => srv.close(() => resolve(true)));
+  });
+}
+
+/**
+ * The first of `candidates` (127.0.0.0/8 addresses) where `port` is free,
+ * e.g. an address for a mount target that listens on the server's NFS port.
+ */
+export async function freeLoopbackAddress(port: number, candidates: string[]): Promise<string> {
+  for (const addr of candidates) {
+    if (!/^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(addr)) throw new Error(`not a loopback address: ${addr}`);
+    if (await canListen(addr, port)) return addr;
+  }
+  throw new Error(`port ${port} is taken on every one of ${candidates.join(', ')}`);
+}
+
 // ---------------------------------------------------------------- guest --
 
 export interface GuestControl {
@@ -87,8 +110,13 @@ export interface GuestControl {
 }
 
 export interface RunGuestOptions {
-  /** Host port of the NFS server on 127.0.0.1. */
+  /** Host port of the NFS server (on hostAddr). */
   port: number;
+  /**
+   * Loopback address (127.0.0.0/8) the guest's connections are relayed to,
+   * e.g. a mount target's address (kclient.sh --host-addr); default 127.0.0.1.
+   */
+  hostAddr?: string;
   vers: '4.1' | '4.0';
   /** A path to a guest script, or the script text itself. */
   script: string;
@@ -129,6 +157,7 @@ export async function runGuest(o: RunGuestOptions): Promise<GuestResult> {
   }
   const control = path.join(tmp, 'control');
   const args = ['--port', String(o.port), '--timeout', String(o.timeoutSec), '--control', control];
+  if (o.hostAddr !== undefined) args.push('--host-addr', o.hostAddr);
   if (o.vers === '4.1') args.push('--vers', '4.1', '--opts', o.opts ?? 'efs');
   else args.push('--vers', '4.0', '--opts', o.opts ?? EFS_OPTS_V40);
   for (const [k, v] of Object.entries(o.env ?? {})) args.push('--env', `${k}=${v}`);
@@ -216,6 +245,8 @@ export interface ServerOptions {
   dataDir: string;
   /** 0 or absent: pick a free port. */
   port?: number;
+  /** Port of the EFS management API (--api-port) on 127.0.0.1; 0 or absent: pick a free port. */
+  apiPort?: number;
   leaseSeconds: number;
   /** Milliseconds to wait for the ready line. */
   readyTimeoutMs?: number;
@@ -230,6 +261,12 @@ export interface RunningServer {
   /** From the ready line: the file system's id and the local CA file (cafile= for TLS mounts). */
   fileSystemId: string;
   caFile: string;
+  /**
+   * From the ready line: the EFS management API, `http://127.0.0.1:PORT`
+   * (`--endpoint-url` for the AWS CLI, `endpoint` for the SDK); '' when the
+   * ready line has none.
+   */
+  apiEndpoint: string;
   /** stdout and stderr lines of the server process, as they came. */
   logs: string[];
   /** SIGTERM, then wait for the process to exit (SIGKILL after 15 s). */
@@ -239,6 +276,7 @@ export interface RunningServer {
 /** Start localefs (`tsx src/main.ts`) and wait for its "localefs ready" line. */
 export async function startServer(o: ServerOptions): Promise<RunningServer> {
   const port = o.port || (await freePort());
+  const apiPort = o.apiPort || (await freePort());
   const tsx = path.join(REPO_ROOT, 'node_modules/.bin/tsx');
   const cmd = fs.existsSync(tsx) ? tsx : 'npx';
   const args = [
@@ -252,6 +290,10 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
     '127.0.0.1',
     '--lease-seconds',
     String(o.leaseSeconds),
+    '--api-host',
+    '127.0.0.1',
+    '--api-port',
+    String(apiPort),
   ];
   const logLevel = o.logLevel ?? process.env.LOCALEFS_E2E_LOG_LEVEL;
   if (logLevel) args.push('--log-level', logLevel);
@@ -271,7 +313,7 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
     });
   });
 
-  const ready = new Promise<{ fileSystemId: string; caFile: string }>((resolve, reject) => {
+  const ready = new Promise<{ fileSystemId: string; caFile: string; apiEndpoint: string }>((resolve, reject) => {
     const timer = setTimeout(
       () => reject(new Error(`server not ready after ${o.readyTimeoutMs ?? 60000} ms:\n${logs.slice(-30).join('\n')}`)),
       o.readyTimeoutMs ?? 60000,
@@ -288,8 +330,8 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
           logs.push(line);
           if (checkReady && line.includes('"msg":"localefs ready"')) {
             clearTimeout(timer);
-            const j = JSON.parse(line) as { fileSystemId: string; caFile: string };
-            resolve({ fileSystemId: j.fileSystemId, caFile: j.caFile });
+            const j = JSON.parse(line) as { fileSystemId: string; caFile: string; apiEndpoint?: string };
+            resolve({ fileSystemId: j.fileSystemId, caFile: j.caFile, apiEndpoint: j.apiEndpoint ?? '' });
           }
         }
       });
