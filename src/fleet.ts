@@ -9,7 +9,7 @@
 import net from 'node:net';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, readdir, rename, rm } from 'node:fs/promises';
+import { access, mkdir, readFile, readdir, rename, rm } from 'node:fs/promises';
 import * as fsWalk from '@nodelib/fs.walk';
 import type { Logger } from 'pino';
 import { LocalStore } from './store/local/local-store.js';
@@ -93,6 +93,8 @@ export interface FleetOptions {
   log: Logger;
 }
 
+/** Marks a file system directory whose deletion is under way (see collectGarbage). */
+const DELETING_MARK = '.deleting';
 /** Size EFS meters for an empty file system. */
 const EMPTY_METERED_BYTES = 6144;
 /** Metered sizes are refreshed at most this often (EFS: eventually, within hours). */
@@ -164,6 +166,11 @@ export class Fleet implements ControlPlaneEffects {
 
   async createFileSystemData(fs: FileSystem): Promise<void> {
     await loadIdentity(this.dataDirOf(fs.fileSystemId), { fileSystemId: fs.fileSystemId });
+  }
+
+  async markFileSystemDeleting(fs: FileSystem): Promise<void> {
+    if (fs.fileSystemId === this.o.defaultFileSystemId) return; // the default one is always in the model again at start
+    await writeFileAtomic(path.join(this.dataDirOf(fs.fileSystemId), DELETING_MARK), `${new Date().toISOString()}\n`);
   }
 
   async removeFileSystemData(fs: FileSystem): Promise<void> {
@@ -290,7 +297,11 @@ export class Fleet implements ControlPlaneEffects {
     });
   }
 
-  /** Remove what deletions left behind (trash, data of file systems the model no longer has). */
+  /**
+   * Finish what deletions left behind: the trash, and the data of a file system
+   * whose deletion was saved but not yet removed (it carries the mark). Data
+   * without the mark that model.json does not name is kept, and reported.
+   */
   async collectGarbage(): Promise<void> {
     await rm(path.join(this.o.dataDir, 'trash'), { recursive: true, force: true });
     let names: string[] = [];
@@ -300,9 +311,19 @@ export class Fleet implements ControlPlaneEffects {
       return;
     }
     for (const name of names) {
-      if (!this.o.model.fileSystems.has(name)) {
-        this.o.log.warn({ fileSystemId: name }, 'removing the data of a file system that was deleted');
-        await rm(path.join(this.o.dataDir, 'file-systems', name), { recursive: true, force: true });
+      const dir = path.join(this.o.dataDir, 'file-systems', name);
+      const marked = await access(path.join(dir, DELETING_MARK)).then(
+        () => true,
+        () => false,
+      );
+      if (this.o.model.fileSystems.has(name)) {
+        // the deletion was never saved: the file system lives on
+        if (marked) await rm(path.join(dir, DELETING_MARK), { force: true });
+      } else if (marked) {
+        this.o.log.info({ fileSystemId: name }, 'removing the data of a deleted file system');
+        await rm(dir, { recursive: true, force: true });
+      } else {
+        this.o.log.warn({ dir }, 'data of a file system that model.json does not know: restore model.json from a backup, or remove the folder');
       }
     }
   }

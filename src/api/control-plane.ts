@@ -13,6 +13,8 @@ import type { RequestPrincipal } from '../policy/iam.js';
 export interface ControlPlaneEffects {
   /** Create a new file system's data directory (before it is saved). */
   createFileSystemData(fs: FileSystem): Promise<void>;
+  /** Mark a file system's data as being deleted (before the deletion is saved), so a crash in between is cleaned up at start. */
+  markFileSystemDeleting(fs: FileSystem): Promise<void>;
   /** Remove a deleted file system's data (after the deletion is saved). */
   removeFileSystemData(fs: FileSystem): Promise<void>;
   /**

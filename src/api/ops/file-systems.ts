@@ -180,6 +180,7 @@ export const deleteFileSystem: ApiOperation = {
       }
       // Access points go with their file system (the API contract names only mount targets).
       for (const [apId, ap] of cp.model.accessPoints) if (ap.fileSystemId === fs.fileSystemId) cp.model.accessPoints.delete(apId);
+      await cp.effects.markFileSystemDeleting(fs);
       cp.model.fileSystems.delete(fs.fileSystemId);
       await cp.save();
       cp.log.info({ fileSystemId: fs.fileSystemId }, 'file system deleted');
