@@ -324,7 +324,11 @@ export function availabilityZoneOf(model: Pick<Model, 'region' | 'subnets'>, sub
   }
   const letters = 'abcdefghijklmnopqrstuvwxyz';
   const suffix = index < 26 ? letters[index]! : `${letters[index % 26]!}${Math.floor(index / 26)}`;
-  // us-east-1 -> use1, as AWS zone ids are written
-  const short = model.region.split('-').map((p, i, all) => (i === all.length - 1 ? p : p.slice(0, i === 0 ? 2 : 1))).join('');
-  return { name: `${model.region}${suffix}`, id: `${short}-az${index + 1}` };
+  return { name: `${model.region}${suffix}`, id: zoneId(model.region, index) };
+}
+
+/** AWS-style zone id of the index-th zone of a region: us-east-1, 0 -> use1-az1. */
+export function zoneId(region: string, index: number): string {
+  const short = region.split('-').map((p, i, all) => (i === all.length - 1 ? p : p.slice(0, i === 0 ? 2 : 1))).join('');
+  return `${short}-az${index + 1}`;
 }

@@ -1,6 +1,6 @@
 /** CreateFileSystem, DescribeFileSystems, UpdateFileSystem, DeleteFileSystem, UpdateFileSystemProtection. */
 import { createHash } from 'node:crypto';
-import { fileSystemArn, nameTag, newFileSystemId, type FileSystem } from '../../model/types.js';
+import { fileSystemArn, nameTag, newFileSystemId, zoneId, type FileSystem } from '../../model/types.js';
 import { validateTags } from '../../model/validate.js';
 import { ApiError, badRequest } from '../errors.js';
 import { bodyInput, queryInput, type ApiOperation } from '../operation.js';
@@ -13,11 +13,6 @@ const PROTECTION = ['ENABLED', 'DISABLED', 'REPLICATING'] as const;
 /** Throughput changes are limited to one per day (UpdateFileSystem). */
 const THROUGHPUT_CHANGE_SECONDS = 24 * 3600;
 const MAX_PROVISIONED_MIBPS = 3414;
-
-function availabilityZoneIdFor(region: string, zoneName: string): string {
-  const short = region.split('-').map((p, i, all) => (i === all.length - 1 ? p : p.slice(0, i === 0 ? 2 : 1))).join('');
-  return `${short}-az${zoneName.charCodeAt(zoneName.length - 1) - 96}`;
-}
 
 /** The key EFS uses when Encrypted is set without a KmsKeyId: the account's aws/elasticfilesystem key. */
 function defaultKmsKey(region: string, accountId: string): string {
@@ -86,7 +81,7 @@ export const createFileSystem: ApiOperation = {
       if (mibps !== undefined) fs.provisionedThroughputInMibps = mibps;
       if (zone !== undefined) {
         fs.availabilityZoneName = zone;
-        fs.availabilityZoneId = availabilityZoneIdFor(region, zone);
+        fs.availabilityZoneId = zoneId(region, zone.charCodeAt(zone.length - 1) - 97);
       }
       if (backup ?? zone !== undefined) fs.backupPolicy = 'ENABLED';
       await cp.effects.createFileSystemData(fs);
