@@ -13,12 +13,8 @@ import type { Logger } from 'pino';
 import { emptyConfig, resolveModel } from './model/config.js';
 import { loadSavedModel, mergeSaved, saveModel } from './model/persist.js';
 import {
-  availabilityZoneOf,
-  defaultSecurityGroupFor,
-  defaultSubnetFor,
   derivedId,
-  networkInterfaceIdFor,
-  vpcIdFor,
+  newMountTarget,
   type Credential,
   type Model,
   type ModelConfig,
@@ -58,24 +54,8 @@ export interface RunningServer {
 
 /** The default file system's mount target on --host (its id is stable across restarts). */
 function defaultMountTarget(model: Model, fileSystemId: string, host: string): MountTarget {
-  const { accountId, region } = model;
-  const id = derivedId('fsmt', `${fileSystemId}/default`);
-  const subnetId = defaultSubnetFor(accountId, region);
-  const zone = availabilityZoneOf(model, subnetId);
-  return {
-    mountTargetId: id,
-    fileSystemId,
-    ownerId: accountId,
-    ipAddress: host,
-    subnetId,
-    availabilityZoneName: zone.name,
-    availabilityZoneId: zone.id,
-    vpcId: vpcIdFor(accountId, region),
-    networkInterfaceId: networkInterfaceIdFor(id),
-    securityGroups: [defaultSecurityGroupFor(accountId, region)],
-    allowedCidrs: ['0.0.0.0/0', '::/0'],
-    lifeCycleState: 'available',
-  };
+  const mountTargetId = derivedId('fsmt', `${fileSystemId}/default`);
+  return newMountTarget(model, { mountTargetId, fileSystemId, ipAddress: host, allowedCidrs: ['0.0.0.0/0', '::/0'] });
 }
 
 export async function startServer(opts: ServerOptions): Promise<RunningServer> {

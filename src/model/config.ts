@@ -11,12 +11,8 @@ import {
   DEFAULT_OPTIONS,
   DEFAULT_REGION,
   accessPointArn,
-  availabilityZoneOf,
-  defaultSecurityGroupFor,
-  defaultSubnetFor,
   derivedId,
-  networkInterfaceIdFor,
-  vpcIdFor,
+  newMountTarget,
   fileSystemArn,
   fileSystemIdFrom,
   isAccessPointId,
@@ -487,22 +483,7 @@ export function resolveModel(config: ModelConfig, opts: ResolveOptions): Model {
     const fsId = d.fileSystemId ?? opts.defaultFileSystemId;
     const id = d.mountTargetId ?? derivedId('fsmt', `${fsId}/${d.ipAddress}/${d.port ?? ''}`);
     if (mountTargets.has(id)) throw new ConfigError(file, `mountTargets[${i}]`, `mount target id ${id} clashes with another`);
-    const subnetId = defaultSubnetFor(accountId, region);
-    const zone = availabilityZoneOf({ region, subnets }, subnetId);
-    const mt: MountTarget = {
-      mountTargetId: id,
-      fileSystemId: fsId,
-      ownerId: accountId,
-      ipAddress: d.ipAddress,
-      subnetId,
-      availabilityZoneName: zone.name,
-      availabilityZoneId: zone.id,
-      vpcId: vpcIdFor(accountId, region),
-      networkInterfaceId: networkInterfaceIdFor(id),
-      securityGroups: [defaultSecurityGroupFor(accountId, region)],
-      allowedCidrs: [...d.allowedCidrs],
-      lifeCycleState: 'available',
-    };
+    const mt = newMountTarget({ region, accountId, subnets }, { mountTargetId: id, fileSystemId: fsId, ipAddress: d.ipAddress, allowedCidrs: d.allowedCidrs });
     if (d.port !== undefined) mt.port = d.port;
     mountTargets.set(id, mt);
   });

@@ -332,3 +332,27 @@ export function zoneId(region: string, index: number): string {
   const short = region.split('-').map((p, i, all) => (i === all.length - 1 ? p : p.slice(0, i === 0 ? 2 : 1))).join('');
   return `${short}-az${index + 1}`;
 }
+
+/** A mount target in the local network: its zone, VPC, interface and default security group filled in. */
+export function newMountTarget(
+  model: Pick<Model, 'region' | 'accountId' | 'subnets'>,
+  m: { mountTargetId: string; fileSystemId: string; ipAddress: string; allowedCidrs: string[]; subnetId?: string; securityGroups?: string[] },
+): MountTarget {
+  const { accountId, region } = model;
+  const subnetId = m.subnetId ?? defaultSubnetFor(accountId, region);
+  const zone = availabilityZoneOf(model, subnetId);
+  return {
+    mountTargetId: m.mountTargetId,
+    fileSystemId: m.fileSystemId,
+    ownerId: accountId,
+    ipAddress: m.ipAddress,
+    subnetId,
+    availabilityZoneName: zone.name,
+    availabilityZoneId: zone.id,
+    vpcId: vpcIdFor(accountId, region),
+    networkInterfaceId: networkInterfaceIdFor(m.mountTargetId),
+    securityGroups: m.securityGroups ?? [defaultSecurityGroupFor(accountId, region)],
+    allowedCidrs: [...m.allowedCidrs],
+    lifeCycleState: 'available',
+  };
+}

@@ -10,9 +10,8 @@ import {
   SUBNET_ID_RE,
   availabilityZoneOf,
   defaultSecurityGroupFor,
-  networkInterfaceIdFor,
+  newMountTarget,
   newMountTargetId,
-  vpcIdFor,
   type MountTarget,
 } from '../../model/types.js';
 import { ApiError, badRequest } from '../errors.js';
@@ -102,19 +101,15 @@ export const createMountTarget: ApiOperation = {
         if (a !== undefined && used.has(a)) throw new ApiError('IpAddressInUse', `IP address ${a} is already used by another mount target.`);
       }
       const id = newMountTargetId();
-      const base = {
+      // the address is filled in below, once one is bound
+      const base = newMountTarget(cp.model, {
         mountTargetId: id,
         fileSystemId: fs.fileSystemId,
-        ownerId: accountId,
+        ipAddress: '',
         subnetId,
-        availabilityZoneName: zone.name,
-        availabilityZoneId: zone.id,
-        vpcId: vpcIdFor(accountId, region),
-        networkInterfaceId: networkInterfaceIdFor(id),
         securityGroups,
         allowedCidrs: ['0.0.0.0/0', '::/0'],
-        lifeCycleState: 'available' as const,
-      };
+      });
       let mt: MountTarget;
       if (addressType === 'IPV6_ONLY') {
         mt = { ...base, ipAddress: ipv6Address ?? '::1' };
@@ -147,7 +142,7 @@ class NoFree extends ApiError {
 }
 
 /** Without IpAddress, AWS picks a free address of the subnet; here, the first free loopback address. */
-async function openFirstFree(cp: ControlPlane, used: Set<string>, base: Omit<MountTarget, 'ipAddress'>, ipv6Address: string | undefined): Promise<MountTarget> {
+async function openFirstFree(cp: ControlPlane, used: Set<string>, base: MountTarget, ipv6Address: string | undefined): Promise<MountTarget> {
   for (const candidate of AUTO_V4) {
     if (used.has(candidate)) continue;
     const mt: MountTarget = { ...base, ipAddress: candidate, ...(ipv6Address !== undefined ? { ipv6Address } : {}) };
