@@ -12,7 +12,11 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 /** Runs the writer until it has finished `rounds` writes, then SIGKILLs it mid-way through the next ones. */
 function writeThenKill(file: string, rounds: number): Promise<number> {
   return new Promise((resolve, reject) => {
-    const child = spawn(path.join(root, 'node_modules/.bin/tsx'), [path.join(root, 'test/fixtures/atomic/writer.ts'), file], { stdio: ['ignore', 'pipe', 'inherit'] });
+    // node itself with tsx's loader, not the tsx wrapper: SIGKILL must hit the process that writes
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'test/fixtures/atomic/writer.ts'), file], {
+      cwd: root,
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     let last = 0;
     child.stdout.setEncoding('utf8');
     child.stdout.on('data', (chunk: string) => {
@@ -31,8 +35,10 @@ describe('writeFileAtomic under a crash', () => {
       const seen = await writeThenKill(file, rounds);
       const parsed = JSON.parse(readFileSync(file, 'utf8')) as { round: number; end: number; filler: string };
       expect(parsed.round).toBe(parsed.end);
-      // the last reported write is there, or a later one the kill did not interrupt
+      // the last reported write is there, or the one the kill caught between rename and report
       expect(parsed.round).toBeGreaterThanOrEqual(seen);
+      // ...and nothing wrote on after the kill
+      expect(parsed.round).toBeLessThanOrEqual(seen + 1);
       expect(parsed.filler.length).toBe(50_000 + (parsed.round % 7) * 40_000);
     }
     // the kill may leave a temporary file beside it, never a torn state file
