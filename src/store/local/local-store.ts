@@ -151,8 +151,14 @@ export class LocalStore implements Store {
   private readonly statCache: Lru<number, Stat>;
   private readonly dirCache: Lru<number, Listing>;
   private readonly fdCache: Lru<number, LocalFile>;
-  /** Private opens not yet closed (closed at shutdown). */
-  private readonly privateFiles = new Set<LocalFile>();
+  /** Private opens not yet closed, by inode (closed at shutdown). */
+  private readonly privateFiles = new Map<number, Set<LocalFile>>();
+  /**
+   * Open files whose last name went (removed, renamed over): ino -> gen. They
+   * stay reachable by handle (getattr, verify) through their open fd until the
+   * last private close, as a removed open file stays alive on a local file system.
+   */
+  private readonly detached = new Map<number, number>();
   /** Per-inode touch clock: a stat read that overlapped a mutation or invalidation of its inode is not cached. */
   private readonly clock: TouchClock;
   /** Fresh stat reads in flight, by inode: a caller may share one that started after the inode's last touch. */
@@ -463,7 +469,7 @@ export class LocalStore implements Store {
     this.changes.forget(ino);
     this.fdCache.delete(ino);
     this.dropParked(ino);
-    if (this.overlay?.get(ino)) {
+    if (this.overlay?.get(ino) && !this.detached.has(ino)) {
       this.overlay.drop(ino).catch((e) => this.log.error({ err: (e as Error).message }, 'ownership overlay write failed'));
     }
   }
@@ -653,6 +659,10 @@ export class LocalStore implements Store {
     this.checkOpen();
     const c = this.statCache.get(ino);
     if (c && this.index.has(ino)) return c;
+    if (this.detached.has(ino) && !this.index.has(ino)) {
+      const d = await this.detachedStat(ino).catch(() => undefined);
+      if (d) return d;
+    }
     try {
       return await this.lock.shared(() => this.statIno(ino, true));
     } catch (e) {
@@ -1170,6 +1180,7 @@ export class LocalStore implements Store {
     const dead = s.kind === 'dir' || this.index.removeLink(s.ino, dirIno, name) || s.nlink <= 1;
     if (dead) {
       this.endDead(m);
+      if (s.kind === 'reg' && this.privateFiles.has(s.ino)) this.detached.set(s.ino, s.gen);
       this.forgetInode(s.ino);
     } else {
       this.end(m);
@@ -1348,12 +1359,12 @@ export class LocalStore implements Store {
     if (parked) {
       // the fd of the create (O_RDWR, same inode): no path, no lock needed
       const f = new LocalFile(ino, writable, parked, false);
-      this.privateFiles.add(f);
+      this.trackPrivate(f);
       return f;
     }
     try {
       const f = await this.lock.shared(() => this.openFile(ino, writable, false));
-      this.privateFiles.add(f);
+      this.trackPrivate(f);
       return f;
     } catch (e) {
       throw this.err(e, 'open');
@@ -1550,11 +1561,38 @@ export class LocalStore implements Store {
     }
   }
 
+  private trackPrivate(f: LocalFile): void {
+    let files = this.privateFiles.get(f.ino);
+    if (!files) this.privateFiles.set(f.ino, (files = new Set()));
+    files.add(f);
+  }
+
+  private untrackPrivate(f: LocalFile): void {
+    const files = this.privateFiles.get(f.ino);
+    if (!files) return;
+    files.delete(f);
+    if (files.size > 0) return;
+    this.privateFiles.delete(f.ino);
+    if (this.detached.delete(f.ino) && !this.index.has(f.ino) && this.overlay?.get(f.ino)) {
+      // the last close of a removed file: now its emulated ownership can go
+      this.overlay.drop(f.ino).catch((e) => this.log.error({ err: (e as Error).message }, 'ownership overlay write failed'));
+    }
+  }
+
+  /** Attributes of a detached open file, read through its fd. */
+  private async detachedStat(ino: number): Promise<Stat | undefined> {
+    const gen = this.detached.get(ino);
+    const f = gen === undefined ? undefined : this.privateFiles.get(ino)?.values().next().value;
+    if (!f) return undefined;
+    const s = this.toStat(await f.fh.stat({ bigint: true }));
+    return s.gen === gen ? s : undefined;
+  }
+
   async close(file: OpenFile): Promise<void> {
     const f = this.asLocal(file);
     if (f.shared || f.closed) return;
     f.closed = true;
-    this.privateFiles.delete(f);
+    this.untrackPrivate(f);
     try {
       await f.fh.close();
     } catch (e) {
@@ -1599,11 +1637,14 @@ export class LocalStore implements Store {
     if (this.handoffTimer) clearTimeout(this.handoffTimer);
     this.handoffTimer = undefined;
     for (const ino of [...this.handoff.keys()]) this.dropParked(ino);
-    for (const f of this.privateFiles) {
-      f.closed = true;
-      await f.fh.close().catch(() => undefined);
+    for (const files of this.privateFiles.values()) {
+      for (const f of files) {
+        f.closed = true;
+        await f.fh.close().catch(() => undefined);
+      }
     }
     this.privateFiles.clear();
+    this.detached.clear();
     this.statCache.clear();
     this.dirCache.clear();
     await this.overlay?.close();
