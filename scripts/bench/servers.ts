@@ -152,6 +152,9 @@ export async function startLocalefs(o: LocalefsStart): Promise<BenchServer> {
     '127.0.0.1',
     '--lease-seconds',
     String(o.leaseSeconds),
+    // the management API is not measured; a free port keeps it clear of another server's 8049
+    '--api-port',
+    '0',
   ];
   const child = spawn(process.execPath, args, { cwd: o.repo, stdio: ['ignore', 'pipe', fd] });
   closeSync(fd);
