@@ -381,3 +381,75 @@ describe('EFS management API with the AWS CLI (/usr/bin/aws)', () => {
     ok('delete-fs-reuse');
   });
 });
+
+// ------------------------------------------------ verified signatures --
+
+describe('the AWS CLI against a server with --credentials (signatures verified)', () => {
+  let credServer: RunningServer | undefined;
+  let credData = '';
+  let credHome = '';
+  const KEY = 'AKIDLOCALCLI';
+  const SECRET = 'cli/secret+with=odd chars';
+
+  function aws(args: string[], keys: { id: string; secret: string }): Promise<Step> {
+    const config = path.join(credHome, 'config');
+    const credentials = path.join(credHome, 'credentials');
+    const env: NodeJS.ProcessEnv = {};
+    for (const [k, v] of Object.entries(process.env)) if (!/^AWS_/i.test(k) && !/^(https?|all|no)_proxy$/i.test(k)) env[k] = v;
+    Object.assign(env, {
+      AWS_ACCESS_KEY_ID: keys.id,
+      AWS_SECRET_ACCESS_KEY: keys.secret,
+      AWS_DEFAULT_REGION: REGION,
+      AWS_PAGER: '',
+      AWS_CONFIG_FILE: config,
+      AWS_SHARED_CREDENTIALS_FILE: credentials,
+      AWS_EC2_METADATA_DISABLED: 'true',
+      AWS_MAX_ATTEMPTS: '1',
+      HOME: credHome,
+      NO_PROXY: '127.0.0.1,localhost',
+    });
+    return new Promise((resolve) => {
+      execFile(AWS, ['efs', ...args, '--endpoint-url', credServer!.apiEndpoint, '--output', 'json'], { env, timeout: 120_000 }, (error, stdout, stderr) => {
+        resolve({ status: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr });
+      });
+    });
+  }
+
+  beforeAll(async () => {
+    if (!fs.existsSync(AWS)) throw new Error(`${AWS} is missing: apt-get install awscli (.ci/run installs it)`);
+    credData = fs.mkdtempSync(path.join(os.tmpdir(), 'localefs-api-cli-cred-data-'));
+    credHome = fs.mkdtempSync(path.join(os.tmpdir(), 'localefs-api-cli-cred-home-'));
+    fs.writeFileSync(path.join(credHome, 'config'), '');
+    fs.writeFileSync(path.join(credHome, 'credentials'), '');
+    const credFile = path.join(credHome, 'keys.json');
+    fs.writeFileSync(credFile, JSON.stringify({ [KEY]: { secretAccessKey: SECRET, principalArn: 'arn:aws:iam::111122223333:role/admin' } }));
+    credServer = await startServer({ dataDir: credData, leaseSeconds: 10, extraArgs: ['--credentials', credFile] });
+  }, 120_000);
+
+  afterAll(async () => {
+    await credServer?.stop();
+    for (const d of [credData, credHome]) if (d) fs.rmSync(d, { recursive: true, force: true });
+  });
+
+  it('the right key works for paths with ARNs and repeated, spaced query values; a wrong secret or an unknown key does not', async () => {
+    const keys = { id: KEY, secret: SECRET };
+    const listed = await aws(['describe-file-systems'], keys);
+    expect(listed.status, listed.stderr).toBe(0);
+    const arn = (JSON.parse(listed.stdout) as { FileSystems: { FileSystemArn: string }[] }).FileSystems[0]!.FileSystemArn;
+    const tagged = await aws(['tag-resource', '--resource-id', arn, '--tags', 'Key=team name,Value=a b', 'Key=cost:centre,Value=42'], keys);
+    expect(tagged.status, tagged.stderr).toBe(0);
+    const before = await aws(['list-tags-for-resource', '--resource-id', arn], keys);
+    expect(JSON.parse(before.stdout)).toEqual({ Tags: [tag('team name', 'a b'), tag('cost:centre', '42')] });
+    const untagged = await aws(['untag-resource', '--resource-id', arn, '--tag-keys', 'team name', 'cost:centre'], keys);
+    expect(untagged.status, untagged.stderr).toBe(0);
+    const tags = await aws(['list-tags-for-resource', '--resource-id', arn], keys);
+    expect(JSON.parse(tags.stdout)).toEqual({ Tags: [] });
+
+    const wrong = await aws(['describe-file-systems'], { id: KEY, secret: 'not-the-secret' });
+    expect(wrong.status).toBe(254);
+    expect(wrong.stderr).toMatch(/SignatureDoesNotMatch/);
+    const unknown = await aws(['describe-file-systems'], { id: 'AKIDNOBODY', secret: SECRET });
+    expect(unknown.status).toBe(254);
+    expect(unknown.stderr).toMatch(/UnrecognizedClientException/);
+  }, 180_000);
+});
