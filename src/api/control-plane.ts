@@ -7,6 +7,7 @@
 import type { Logger } from 'pino';
 import type { FileSystem, Model, MountTarget } from '../model/types.js';
 import { saveModel } from '../model/persist.js';
+import { KeyedMutex } from '../util/keyed-mutex.js';
 import type { RequestPrincipal } from '../policy/iam.js';
 
 /** What creating and deleting resources does outside the model. */
@@ -62,7 +63,7 @@ export class ControlPlane {
   readonly fileSystemLimit: number;
   private readonly stateFile: string;
   private readonly clock: () => number;
-  private queue: Promise<unknown> = Promise.resolve();
+  private readonly changes = new KeyedMutex<'model'>();
 
   constructor(o: ControlPlaneOptions) {
     this.model = o.model;
@@ -84,9 +85,7 @@ export class ControlPlane {
    * one consistent model.
    */
   exclusive<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.queue.then(fn, fn);
-    this.queue = run.catch(() => undefined);
-    return run;
+    return this.changes.run('model', fn);
   }
 
   save(): Promise<void> {

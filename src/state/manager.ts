@@ -19,7 +19,7 @@ import type { Identity, OpenFile, Store } from '../store/types.js';
 import type { IoTarget, SequenceArgs, SequenceOutcome, Session, Slot, StateManager } from './types.js';
 import { SessionImpl, SlotImpl, checkSlot, finishSlot, type ChannelAttrs } from './sessions.js';
 import { ClientRecords, Grace } from './grace.js';
-import { KeyedMutex } from './mutex.js';
+import { KeyedMutex } from '../util/keyed-mutex.js';
 import { applyLock, applyUnlock, findConflict, lockRange, rangeLength, releaseAll } from './locks.js';
 import {
   TAG_LOCK,

@@ -4,7 +4,7 @@ import { lstat, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { LocalStore } from '../../src/store/local/local-store.js';
-import { KeyedMutex } from '../../src/store/local/rwlock.js';
+import { KeyedMutex } from '../../src/util/keyed-mutex.js';
 import { TouchClock } from '../../src/store/local/touch-clock.js';
 import { StoreError, type CreateAttrs } from '../../src/store/types.js';
 

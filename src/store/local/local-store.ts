@@ -19,7 +19,8 @@ import {
   type Store,
 } from '../types.js';
 import { Lru } from './lru.js';
-import { KeyedMutex, RwLock } from './rwlock.js';
+import { RwLock } from './rwlock.js';
+import { KeyedMutex } from '../../util/keyed-mutex.js';
 import { TouchClock } from './touch-clock.js';
 import { errnoOf, fail, toStoreError } from './errors.js';
 import { InodeIndex, type Link } from './inode-index.js';
@@ -163,7 +164,11 @@ export class LocalStore implements Store {
   private readonly clock: TouchClock;
   /** Fresh stat reads in flight, by inode: a caller may share one that started after the inode's last touch. */
   private readonly resolving = new Map<number, { t: number; p: Promise<{ path: string; stat: Stat; link?: Link }> }>();
-  /** Serializes path operations on one directory entry (see remove()). */
+  /**
+   * Serializes path operations on one directory entry (see remove()). Holders
+   * take the namespace lock first and never wait for it while holding one, so
+   * there is no lock-order cycle.
+   */
   private readonly names = new KeyedMutex();
   /** Fds of just-created files, for the open() that follows (insertion order = age). */
   private readonly handoff = new Map<number, Handoff>();

@@ -66,36 +66,3 @@ export class RwLock {
     }
   }
 }
-
-/**
- * Per-key FIFO mutexes (one queue per key, dropped when idle): the store
- * serializes path operations on one directory entry (parent ino + name) with
- * them. Not re-entrant. Holders must not wait for the namespace lock while
- * holding one (they take the namespace lock first), so there is no lock-order
- * cycle.
- */
-export class KeyedMutex {
-  private readonly tails = new Map<string, Promise<void>>();
-
-  async run<T>(key: string, fn: () => Promise<T>): Promise<T> {
-    const prev = this.tails.get(key);
-    let release!: () => void;
-    const mine = new Promise<void>((r) => {
-      release = r;
-    });
-    const tail = prev ? prev.then(() => mine) : mine;
-    this.tails.set(key, tail);
-    try {
-      if (prev) await prev;
-      return await fn();
-    } finally {
-      release();
-      if (this.tails.get(key) === tail) this.tails.delete(key);
-    }
-  }
-
-  /** Keys with a holder or waiters (tests/diagnostics). */
-  get size(): number {
-    return this.tails.size;
-  }
-}
