@@ -37,8 +37,8 @@ interface FsIdentity {
   createdAt: string;
 }
 
-/** Reads a data directory's identity; with `create`, makes one (a new id unless given). */
-export async function loadIdentity(dir: string, create: { fileSystemId?: string } | false): Promise<FsIdentity | undefined> {
+/** Reads a data directory's identity, or makes one (a new id unless given). */
+export async function loadIdentity(dir: string, fileSystemId?: string): Promise<FsIdentity> {
   const file = path.join(dir, 'localefs.json');
   try {
     const parsed = JSON.parse(await readFile(file, 'utf8')) as FsIdentity;
@@ -49,10 +49,9 @@ export async function loadIdentity(dir: string, create: { fileSystemId?: string 
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
   }
-  if (!create) return undefined;
   await mkdir(dir, { recursive: true });
   const identity: FsIdentity = {
-    fileSystemId: create.fileSystemId ?? `fs-${randomBytes(9).toString('hex').slice(0, 17)}`,
+    fileSystemId: fileSystemId ?? `fs-${randomBytes(9).toString('hex').slice(0, 17)}`,
     handleSecret: randomBytes(32).toString('hex'),
     createdAt: new Date().toISOString(),
   };
@@ -130,8 +129,8 @@ export class Fleet implements ControlPlaneEffects {
 
   private async openHost(fileSystemId: string): Promise<FileSystemHost> {
     const dir = this.dataDirOf(fileSystemId);
-    const identity = await loadIdentity(dir, { fileSystemId });
-    if (identity!.fileSystemId !== fileSystemId) throw new Error(`${dir}/localefs.json belongs to ${identity!.fileSystemId}, not ${fileSystemId}`);
+    const identity = await loadIdentity(dir, fileSystemId);
+    if (identity.fileSystemId !== fileSystemId) throw new Error(`${dir}/localefs.json belongs to ${identity.fileSystemId}, not ${fileSystemId}`);
     const log = this.o.log.child({ fileSystemId });
     const hex = fileSystemId.slice(3);
     const fsid = { major: parseInt(hex.slice(0, 8), 16), minor: parseInt(hex.slice(8, 16), 16) };
@@ -142,7 +141,7 @@ export class Fleet implements ControlPlaneEffects {
     const server: ServerCtx = {
       store,
       state,
-      fh: new FhCodec(Buffer.from(identity!.handleSecret, 'hex')),
+      fh: new FhCodec(Buffer.from(identity.handleSecret, 'hex')),
       config: {
         leaseSeconds: this.o.leaseSeconds,
         fileSystemId,
@@ -165,7 +164,7 @@ export class Fleet implements ControlPlaneEffects {
   // -- ControlPlaneEffects ---------------------------------------------------
 
   async createFileSystemData(fs: FileSystem): Promise<void> {
-    await loadIdentity(this.dataDirOf(fs.fileSystemId), { fileSystemId: fs.fileSystemId });
+    await loadIdentity(this.dataDirOf(fs.fileSystemId), fs.fileSystemId);
   }
 
   async markFileSystemDeleting(fs: FileSystem): Promise<void> {

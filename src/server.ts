@@ -61,7 +61,7 @@ function defaultMountTarget(model: Model, fileSystemId: string, host: string): M
 export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const { log } = opts;
   await mkdir(opts.dataDir, { recursive: true });
-  const identity = (await loadIdentity(opts.dataDir, {}))!;
+  const identity = await loadIdentity(opts.dataDir);
   const defaultFsId = identity.fileSystemId;
   const config = opts.config ?? emptyConfig();
 
@@ -98,6 +98,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     log,
   });
   await fleet.collectGarbage();
+  let savedText: string;
   try {
     // The default file system's targets first, so that with --port 0 they pick the port the others share.
     const targets = [...model.mountTargets.values()].sort((a, b) => Number(b.fileSystemId === defaultFsId) - Number(a.fileSystemId === defaultFsId));
@@ -109,7 +110,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
         log.error({ err, mountTargetId: mt.mountTargetId, ipAddress: mt.ipAddress }, 'mount target could not listen; delete it or free its address');
       }
     }
-    await saveModel(stateFile, model);
+    savedText = await saveModel(stateFile, model);
   } catch (err) {
     await fleet.close();
     throw err;
@@ -118,7 +119,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   let api: http.Server | undefined;
   let apiEndpoint: string | undefined;
   if (opts.api) {
-    const cp = new ControlPlane({ model, stateFile, effects: fleet, log: log.child({ part: 'api' }) });
+    const cp = new ControlPlane({ model, stateFile, savedText, effects: fleet, log: log.child({ part: 'api' }) });
     api = createApiServer({ cp, credentials: model.credentials, log });
     const server = api;
     try {

@@ -6,9 +6,8 @@
  */
 import type { Logger } from 'pino';
 import type { FileSystem, Model, MountTarget } from '../model/types.js';
-import { saveModel } from '../model/persist.js';
+import { restoreModel, saveModel } from '../model/persist.js';
 import { KeyedMutex } from '../util/keyed-mutex.js';
-import type { RequestPrincipal } from '../policy/iam.js';
 
 /** What creating and deleting resources does outside the model. */
 export interface ControlPlaneEffects {
@@ -38,14 +37,12 @@ export interface Caller {
   type: 'Root' | 'IAMUser' | 'AssumedRole' | 'Role';
 }
 
-export function callerPrincipal(c: Caller): RequestPrincipal {
-  return { kind: 'iam', arn: c.arn, accountId: c.accountId };
-}
-
 export interface ControlPlaneOptions {
   model: Model;
   /** DATA/model.json */
   stateFile: string;
+  /** What stateFile holds now (saveModel's result at start). */
+  savedText: string;
   effects: ControlPlaneEffects;
   log: Logger;
   now?: () => number;
@@ -62,6 +59,8 @@ export class ControlPlane {
   readonly accessPointLimit: number;
   readonly fileSystemLimit: number;
   private readonly stateFile: string;
+  /** The model as last saved: a change whose save fails is undone back to it. */
+  private savedText: string;
   private readonly clock: () => number;
   private readonly changes = new KeyedMutex<'model'>();
 
@@ -70,6 +69,7 @@ export class ControlPlane {
     this.effects = o.effects;
     this.log = o.log;
     this.stateFile = o.stateFile;
+    this.savedText = o.savedText;
     this.clock = o.now ?? (() => Date.now() / 1000);
     this.accessPointLimit = o.accessPointLimit ?? 10_000;
     this.fileSystemLimit = o.fileSystemLimit ?? 1_000;
@@ -88,7 +88,18 @@ export class ControlPlane {
     return this.changes.run('model', fn);
   }
 
-  save(): Promise<void> {
-    return saveModel(this.stateFile, this.model);
+  /**
+   * Saves the model after a change. When the save fails the change is undone
+   * (the model is put back as last saved), so memory never holds what the
+   * disk does not; the caller undoes its effects outside the model.
+   */
+  async save(): Promise<void> {
+    try {
+      this.savedText = await saveModel(this.stateFile, this.model);
+    } catch (err) {
+      restoreModel(this.model, this.savedText);
+      this.log.error({ err, stateFile: this.stateFile }, 'could not save the model; the change is undone');
+      throw err;
+    }
   }
 }

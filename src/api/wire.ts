@@ -11,7 +11,7 @@ import {
   type MountTarget,
   type Tag,
 } from '../model/types.js';
-import { accessPointNotFound, badRequest, fileSystemNotFound, mountTargetNotFound } from './errors.js';
+import { ApiError, accessPointNotFound, badRequest, fileSystemNotFound, mountTargetNotFound } from './errors.js';
 import type { ControlPlane } from './control-plane.js';
 
 export const wireTags = (tags: Tag[]): { Key: string; Value: string }[] => tags.map((t) => ({ Key: t.key, Value: t.value }));
@@ -92,6 +92,13 @@ export function findFileSystem(cp: ControlPlane, idOrArn: string): FileSystem {
   const fs = id === undefined ? undefined : cp.model.fileSystems.get(id);
   if (!fs) throw fileSystemNotFound(idOrArn);
   return fs;
+}
+
+/** Changes need an available file system (IncorrectFileSystemLifeCycleState otherwise). */
+export function requireAvailable(fs: FileSystem): void {
+  if (fs.lifeCycleState !== 'available') {
+    throw new ApiError('IncorrectFileSystemLifeCycleState', `File system '${fs.fileSystemId}' is ${fs.lifeCycleState}, not available.`);
+  }
 }
 
 export function findAccessPoint(cp: ControlPlane, idOrArn: string): AccessPoint {

@@ -50,8 +50,24 @@ export function snapshot(model: Model): SavedModel {
   };
 }
 
-export async function saveModel(file: string, model: Model): Promise<void> {
-  await writeFileAtomic(file, JSON.stringify(snapshot(model), null, 1) + '\n');
+/** Writes the model; returns the text written (what restoreModel takes back). */
+export async function saveModel(file: string, model: Model): Promise<string> {
+  const text = JSON.stringify(snapshot(model), null, 1) + '\n';
+  await writeFileAtomic(file, text);
+  return text;
+}
+
+/** Puts the model's resources back as a saveModel text has them (after a save that failed). */
+export function restoreModel(model: Model, text: string): void {
+  const saved = JSON.parse(text) as SavedModel;
+  model.fileSystems.clear();
+  for (const fs of saved.fileSystems) model.fileSystems.set(fs.fileSystemId, fs);
+  model.accessPoints.clear();
+  for (const ap of saved.accessPoints) model.accessPoints.set(ap.accessPointId, ap);
+  model.mountTargets.clear();
+  for (const mt of saved.mountTargets) model.mountTargets.set(mt.mountTargetId, mt);
+  model.subnets.clear();
+  for (const [subnet, index] of saved.subnets) model.subnets.set(subnet, index);
 }
 
 /** The saved model, or undefined when there is none yet. Temporary files a crash left beside it go. */

@@ -3,7 +3,7 @@ import { accessPointArn, nameTag, newAccessPointId, type AccessPoint } from '../
 import { validateAccessPointFields, validateTags } from '../../model/validate.js';
 import { ApiError, badRequest } from '../errors.js';
 import { bodyInput, queryInput, type ApiOperation } from '../operation.js';
-import { describeAccessPoint, findAccessPoint, findFileSystem, page } from '../wire.js';
+import { describeAccessPoint, findAccessPoint, findFileSystem, page, requireAvailable } from '../wire.js';
 
 export const createAccessPoint: ApiOperation = {
   name: 'CreateAccessPoint',
@@ -26,9 +26,7 @@ export const createAccessPoint: ApiOperation = {
           });
         }
       }
-      if (fs.lifeCycleState !== 'available') {
-        throw new ApiError('IncorrectFileSystemLifeCycleState', `File system '${fs.fileSystemId}' is ${fs.lifeCycleState}, not available.`);
-      }
+      requireAvailable(fs);
       let count = 0;
       for (const ap of cp.model.accessPoints.values()) if (ap.fileSystemId === fs.fileSystemId) count++;
       if (count >= cp.accessPointLimit) {
@@ -50,12 +48,7 @@ export const createAccessPoint: ApiOperation = {
       if (name !== undefined) ap.name = name;
       if (fields.posixUser) ap.posixUser = fields.posixUser;
       cp.model.accessPoints.set(id, ap);
-      try {
-        await cp.save();
-      } catch (err) {
-        cp.model.accessPoints.delete(id);
-        throw err;
-      }
+      await cp.save();
       cp.log.info({ accessPointId: id, fileSystemId: fs.fileSystemId }, 'access point created');
       return describeAccessPoint(ap, 'creating');
     });

@@ -5,7 +5,7 @@ import { validateTags } from '../../model/validate.js';
 import { ApiError, badRequest } from '../errors.js';
 import { bodyInput, queryInput, type ApiOperation } from '../operation.js';
 import type { ControlPlane } from '../control-plane.js';
-import { describeFileSystem, findFileSystem, page } from '../wire.js';
+import { describeFileSystem, findFileSystem, page, requireAvailable } from '../wire.js';
 
 const PERFORMANCE_MODES = ['generalPurpose', 'maxIO'] as const;
 const THROUGHPUT_MODES = ['bursting', 'provisioned', 'elastic'] as const;
@@ -130,9 +130,7 @@ export const updateFileSystem: ApiOperation = {
     const mibps = b.number('ProvisionedThroughputInMibps', { min: 1, max: MAX_PROVISIONED_MIBPS });
     return cp.exclusive(async () => {
       const fs = findFileSystem(cp, req.labels.FileSystemId!);
-      if (fs.lifeCycleState !== 'available') {
-        throw new ApiError('IncorrectFileSystemLifeCycleState', `File system '${fs.fileSystemId}' is ${fs.lifeCycleState}, not available.`);
-      }
+      requireAvailable(fs);
       if (mode === undefined && mibps === undefined) throw badRequest('Give ThroughputMode, ProvisionedThroughputInMibps or both.');
       const newMode = mode ?? fs.throughputMode;
       if (newMode === 'provisioned' && mibps === undefined && fs.provisionedThroughputInMibps === undefined) {

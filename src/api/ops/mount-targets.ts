@@ -17,7 +17,7 @@ import {
 import { ApiError, badRequest } from '../errors.js';
 import { bodyInput, queryInput, type ApiOperation } from '../operation.js';
 import type { ControlPlane } from '../control-plane.js';
-import { describeMountTarget, findAccessPoint, findFileSystem, findMountTarget, page } from '../wire.js';
+import { describeMountTarget, findAccessPoint, findFileSystem, findMountTarget, page, requireAvailable } from '../wire.js';
 
 const MAX_SECURITY_GROUPS = 5;
 const IP_ADDRESS_TYPES = ['IPV4_ONLY', 'IPV6_ONLY', 'DUAL_STACK'] as const;
@@ -77,9 +77,7 @@ export const createMountTarget: ApiOperation = {
     if (addressType === 'IPV6_ONLY' && ipAddress !== undefined) throw badRequest('IpAddress cannot be given with IpAddressType IPV6_ONLY.');
     return cp.exclusive(async () => {
       const fs = findFileSystem(cp, fsRef);
-      if (fs.lifeCycleState !== 'available') {
-        throw new ApiError('IncorrectFileSystemLifeCycleState', `File system '${fs.fileSystemId}' is ${fs.lifeCycleState}, not available.`);
-      }
+      requireAvailable(fs);
       if (!SUBNET_ID_RE.test(subnetId)) throw new ApiError('SubnetNotFound', `Subnet '${subnetId}' does not exist (expected subnet- and 8 to 40 hex digits).`);
       const { region, accountId } = cp.model;
       const securityGroups = groups && groups.length > 0 ? [...groups] : [defaultSecurityGroupFor(accountId, region)];
@@ -125,8 +123,7 @@ export const createMountTarget: ApiOperation = {
       try {
         await cp.save();
       } catch (err) {
-        cp.model.mountTargets.delete(id);
-        await cp.effects.closeMountTarget(mt);
+        await cp.effects.closeMountTarget(mt); // the model is undone by save(); the listener is ours to undo
         throw err;
       }
       cp.log.info({ mountTargetId: id, fileSystemId: fs.fileSystemId, ipAddress: mt.ipAddress }, 'mount target created');
@@ -197,10 +194,10 @@ export const deleteMountTarget: ApiOperation = {
   async handler(cp, req) {
     return cp.exclusive(async () => {
       const mt = findMountTarget(cp, req.labels.MountTargetId!);
-      // Clients mounted through it lose their connections, as on EFS.
-      await cp.effects.closeMountTarget(mt);
       cp.model.mountTargets.delete(mt.mountTargetId);
       await cp.save();
+      // Once the deletion is saved: clients mounted through it lose their connections, as on EFS.
+      await cp.effects.closeMountTarget(mt);
       cp.log.info({ mountTargetId: mt.mountTargetId, fileSystemId: mt.fileSystemId }, 'mount target deleted');
       return undefined;
     });

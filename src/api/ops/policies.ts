@@ -7,15 +7,9 @@
 import { putFileSystemPolicy, serialisePolicy } from '../../policy/iam.js';
 import { ApiError, badRequest } from '../errors.js';
 import { bodyInput, queryInput, type ApiOperation } from '../operation.js';
-import { findFileSystem } from '../wire.js';
+import { findFileSystem, requireAvailable } from '../wire.js';
 import type { ControlPlane } from '../control-plane.js';
 import type { FileSystem } from '../../model/types.js';
-
-function requireAvailable(fs: FileSystem): void {
-  if (fs.lifeCycleState !== 'available') {
-    throw new ApiError('IncorrectFileSystemLifeCycleState', `File system '${fs.fileSystemId}' is ${fs.lifeCycleState}, not available.`);
-  }
-}
 
 export const putFileSystemPolicyOp: ApiOperation = {
   name: 'PutFileSystemPolicy',
@@ -36,15 +30,8 @@ export const putFileSystemPolicyOp: ApiOperation = {
         caller: { arn: req.caller.arn, accountId: req.caller.accountId },
         bypassPolicyLockoutSafetyCheck: bypass,
       });
-      const previous = fs.policy;
       fs.policy = doc;
-      try {
-        await cp.save();
-      } catch (err) {
-        if (previous) fs.policy = previous;
-        else delete fs.policy;
-        throw err;
-      }
+      await cp.save();
       return { FileSystemId: fs.fileSystemId, Policy: serialisePolicy(doc) };
     });
   },

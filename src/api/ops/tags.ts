@@ -18,28 +18,15 @@ function setTags(resource: FileSystem | AccessPoint, tags: Tag[]): void {
   else delete resource.name;
 }
 
-/** Add or overwrite tags, saving; the resource is unchanged if the save fails. */
+/** Add or overwrite tags, and save. */
 async function addTags(cp: ControlPlane, resource: FileSystem | AccessPoint, added: Tag[]): Promise<void> {
-  const before = resource.tags;
-  const merged = before.filter((t) => !added.some((a) => a.key === t.key)).concat(added);
-  setTags(resource, merged);
-  try {
-    await cp.save();
-  } catch (err) {
-    setTags(resource, before);
-    throw err;
-  }
+  setTags(resource, resource.tags.filter((t) => !added.some((a) => a.key === t.key)).concat(added));
+  await cp.save();
 }
 
 async function removeTags(cp: ControlPlane, resource: FileSystem | AccessPoint, keys: string[]): Promise<void> {
-  const before = resource.tags;
-  setTags(resource, before.filter((t) => !keys.includes(t.key)));
-  try {
-    await cp.save();
-  } catch (err) {
-    setTags(resource, before);
-    throw err;
-  }
+  setTags(resource, resource.tags.filter((t) => !keys.includes(t.key)));
+  await cp.save();
 }
 
 export const tagResource: ApiOperation = {
