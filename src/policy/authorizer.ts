@@ -41,18 +41,27 @@ export interface MountAudit {
 /** A grant that lets everything through: the default policy for plain clients of a file system without a policy. */
 export const FULL_ACCESS: Grant = { mount: true, write: true, root: true, secure: false, principal: { kind: 'anonymous' }, exportIndex: 0 };
 
+type Decisions = MountAudit['decisions'];
+type DecidedBy = MountAudit['decidedBy'];
+
+function auditRecord(fs: FileSystem, peer: PeerIdentity, principal: RequestPrincipal, accessPointId: string | undefined, decisions: Decisions, decidedBy: DecidedBy): MountAudit {
+  return {
+    event: 'ClientMountDecision',
+    fileSystemId: fs.fileSystemId,
+    principal: principal.kind === 'iam' ? principal.arn : 'anonymous',
+    sourceIPAddress: peer.remoteAddress,
+    tls: peer.secure,
+    ...(accessPointId ? { accessPointId } : {}),
+    decisions,
+    decidedBy,
+  };
+}
+
 function refuse(fs: FileSystem, peer: PeerIdentity, principal: RequestPrincipal, why: string, accessPointId?: string): { grant: Grant; audit: MountAudit } {
   return {
     grant: { mount: false, write: false, root: false, secure: peer.secure, principal, exportIndex: 0, refusal: why },
     audit: {
-      event: 'ClientMountDecision',
-      fileSystemId: fs.fileSystemId,
-      principal: principal.kind === 'iam' ? principal.arn : 'anonymous',
-      sourceIPAddress: peer.remoteAddress,
-      tls: peer.secure,
-      ...(accessPointId ? { accessPointId } : {}),
-      decisions: { ClientMount: false, ClientWrite: false, ClientRootAccess: false },
-      decidedBy: { ClientMount: why, ClientWrite: why, ClientRootAccess: why },
+      ...auditRecord(fs, peer, principal, accessPointId, { ClientMount: false, ClientWrite: false, ClientRootAccess: false }, { ClientMount: why, ClientWrite: why, ClientRootAccess: why }),
       refusal: why,
     },
   };
@@ -100,16 +109,14 @@ export function authorizeConnection(peer: PeerIdentity, fs: FileSystem, model: P
   if (accessPoint) grant.accessPoint = accessPoint;
   return {
     grant,
-    audit: {
-      event: 'ClientMountDecision',
-      fileSystemId: fs.fileSystemId,
-      principal: principal.kind === 'iam' ? principal.arn : 'anonymous',
-      sourceIPAddress: peer.remoteAddress,
-      tls: peer.secure,
-      ...(accessPoint ? { accessPointId: accessPoint.accessPointId } : {}),
-      decisions: { ClientMount: decision.mount, ClientWrite: grant.write, ClientRootAccess: grant.root },
-      decidedBy: { ClientMount: decision.decidedBy.mount, ClientWrite: decision.decidedBy.write, ClientRootAccess: decision.decidedBy.root },
-    },
+    audit: auditRecord(
+      fs,
+      peer,
+      principal,
+      accessPoint?.accessPointId,
+      { ClientMount: decision.mount, ClientWrite: grant.write, ClientRootAccess: grant.root },
+      { ClientMount: decision.decidedBy.mount, ClientWrite: decision.decidedBy.write, ClientRootAccess: decision.decidedBy.root },
+    ),
   };
 }
 
