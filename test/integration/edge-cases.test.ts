@@ -1,18 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
 import * as N from '../../src/xdr/gen/nfs4.js';
-import { ANON_STATEID, FATTR, FILE_TYPE, NfsClient, NfsStatusError, decodeAttrs, op } from '../../src/client/nfs-client.js';
-import { randomData, sha256, startTestServer, type TestServer } from './harness.js';
-
-async function statusOf(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-    return 'OK';
-  } catch (err) {
-    if (err instanceof NfsStatusError) return err.statusName;
-    throw err;
-  }
-}
+import { ANON_STATEID, FATTR, FILE_TYPE, NfsClient, decodeAttrs, op } from '../../src/client/nfs-client.js';
+import { randomData, sha256, startTestServer, statusOf, type TestServer } from './harness.js';
 
 describe('op-level edge cases', () => {
   let srv: TestServer;

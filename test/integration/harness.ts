@@ -9,7 +9,7 @@ import path from 'node:path';
 import { createHash, randomBytes } from 'node:crypto';
 import pino from 'pino';
 import { startServer } from '../../src/server.js';
-import { NfsClient, type NfsClientOptions } from '../../src/client/nfs-client.js';
+import { NfsClient, NfsStatusError, type NfsClientOptions } from '../../src/client/nfs-client.js';
 import { RpcClient } from '../../src/client/rpc-client.js';
 import type { Credential, ModelConfig } from '../../src/model/types.js';
 
@@ -129,4 +129,15 @@ export async function pool<T>(items: T[], limit: number, fn: (item: T, i: number
     }
   });
   await Promise.all(workers);
+}
+
+/** 'OK', or the NFS status name an operation failed with (other errors are thrown). */
+export async function statusOf(p: Promise<unknown>): Promise<string> {
+  try {
+    await p;
+    return 'OK';
+  } catch (err) {
+    if (err instanceof NfsStatusError) return err.statusName;
+    throw err;
+  }
 }

@@ -5,18 +5,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as N from '../../src/xdr/gen/nfs4.js';
-import { FATTR, NfsClient, NfsStatusError } from '../../src/client/nfs-client.js';
-import { startTestServer, type TestServer } from './harness.js';
-
-async function statusOf(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-    return 'OK';
-  } catch (err) {
-    if (err instanceof NfsStatusError) return err.statusName;
-    throw err;
-  }
-}
+import { FATTR, NfsClient } from '../../src/client/nfs-client.js';
+import { startTestServer, statusOf, type TestServer } from './harness.js';
 
 describe('open files whose last name goes away', () => {
   let srv: TestServer;

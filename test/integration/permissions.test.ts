@@ -2,17 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as N from '../../src/xdr/gen/nfs4.js';
 import { ANON_STATEID, FATTR, NfsClient, NfsStatusError, op } from '../../src/client/nfs-client.js';
 import { authSys } from '../../src/client/rpc-client.js';
-import { startTestServer, type TestServer } from './harness.js';
-
-async function statusOf(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-    return 'OK';
-  } catch (err) {
-    if (err instanceof NfsStatusError) return err.statusName;
-    throw err;
-  }
-}
+import { startTestServer, statusOf, type TestServer } from './harness.js';
 
 describe('permissions with AUTH_SYS identities', () => {
   let srv: TestServer;

@@ -1,42 +1,16 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { mkdtemp, rm, stat as fsStat, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { describe, expect, it } from 'vitest';
+import { stat as fsStat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { LocalStore } from '../../src/store/local/local-store.js';
-import { StoreError, type CreateAttrs } from '../../src/store/types.js';
+import { type CreateAttrs } from '../../src/store/types.js';
+import { storeCode, useTempStores } from './store-helpers.js';
 
-const dirs: string[] = [];
-const stores: LocalStore[] = [];
-
-async function tmp(): Promise<string> {
-  const d = await mkdtemp(path.join(os.tmpdir(), 'localefs-store-'));
-  dirs.push(d);
-  return d;
-}
-
-async function open(d: string, emulateOwnership?: boolean): Promise<LocalStore> {
-  const s = await LocalStore.open({ root: path.join(d, 'fs'), metaDir: path.join(d, 'meta'), fsid: { major: 1, minor: 2 }, emulateOwnership });
-  stores.push(s);
-  return s;
-}
-
-afterEach(async () => {
-  for (const s of stores.splice(0)) await s.shutdown();
-  for (const d of dirs.splice(0)) await rm(d, { recursive: true, force: true });
-});
+const { tmp, openAt, close } = useTempStores();
+const open = (d: string, emulateOwnership?: boolean): Promise<LocalStore> => openAt(d, { fsid: { major: 1, minor: 2 }, emulateOwnership });
+const code = storeCode;
 
 const A: CreateAttrs = { mode: 0o644, uid: 1000, gid: 1000 };
 const D: CreateAttrs = { mode: 0o755, uid: 1000, gid: 1000 };
-
-async function code(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-  } catch (e) {
-    expect(e).toBeInstanceOf(StoreError);
-    return (e as StoreError).code;
-  }
-  return 'OK';
-}
 
 describe('LocalStore basics', () => {
   it('creates the root as 0755 0:0 and reports EFS-style attributes', async () => {
@@ -135,8 +109,7 @@ describe('LocalStore basics', () => {
     await s1.remove(a.stat.ino, 'g');
     expect(await code(s1.verify(g.stat.ino, g.stat.gen))).toBe('ESTALE');
     await s1.rename(a.stat.ino, 'b', s1.rootIno, 'b2');
-    await s1.shutdown();
-    stores.splice(stores.indexOf(s1), 1);
+    await close(s1);
 
     const s2 = await open(d);
     expect(s2.rootIno).toBe(s1.rootIno);
@@ -231,8 +204,7 @@ describe('LocalStore basics', () => {
   it('picks up files made behind its back at startup and by lookup', async () => {
     const d = await tmp();
     const s1 = await open(d);
-    await s1.shutdown();
-    stores.splice(0);
+    await close(s1);
     await writeFile(path.join(d, 'fs', 'pre'), 'x');
     const s = await open(d);
     const pre = await s.lookup(s.rootIno, 'pre');

@@ -1,25 +1,12 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { rm } from 'node:fs/promises';
 import { LocalStore } from '../../src/store/local/local-store.js';
 import { ChangeTracker } from '../../src/store/local/change.js';
-import type { CreateAttrs } from '../../src/store/types.js';
+import { FILE, useTempStores } from './store-helpers.js';
 
-const dirs: string[] = [];
-const stores: LocalStore[] = [];
-async function open(): Promise<LocalStore> {
-  const d = await mkdtemp(path.join(os.tmpdir(), 'localefs-store-'));
-  dirs.push(d);
-  const s = await LocalStore.open({ root: path.join(d, 'fs'), metaDir: path.join(d, 'meta'), fsid: { major: 0, minor: 0 } });
-  stores.push(s);
-  return s;
-}
-afterEach(async () => {
-  for (const s of stores.splice(0)) await s.shutdown();
-  for (const d of dirs.splice(0)) await rm(d, { recursive: true, force: true });
-});
-const A: CreateAttrs = { mode: 0o644, uid: 0, gid: 0 };
+const { fresh } = useTempStores();
+const open = async (): Promise<LocalStore> => (await fresh()).s;
+const A = FILE;
 
 describe('change attribute', () => {
   it('tracker: floor until the base overtakes it', () => {
@@ -93,15 +80,7 @@ describe('change attribute', () => {
 
 describe('change floors are bounded', () => {
   it('settles lingering floors by moving ctime forward; values never go back', async () => {
-    const d = await mkdtemp(path.join(os.tmpdir(), 'localefs-store-'));
-    dirs.push(d);
-    const s = await LocalStore.open({
-      root: path.join(d, 'fs'),
-      metaDir: path.join(d, 'meta'),
-      fsid: { major: 0, minor: 0 },
-      changeFloorLimit: 8,
-    });
-    stores.push(s);
+    const { s } = await fresh({ changeFloorLimit: 8 });
     const files = [];
     for (let i = 0; i < 40; i++) files.push((await s.createFile(s.rootIno, `f${i}`, A)).stat);
     // floors linger when a file is mutated twice within one ctime tick and never again; with

@@ -1,12 +1,12 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import fs from 'node:fs';
-import { lstat, mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
+import { lstat } from 'node:fs/promises';
 import path from 'node:path';
 import { LocalStore } from '../../src/store/local/local-store.js';
 import { KeyedMutex } from '../../src/util/keyed-mutex.js';
 import { TouchClock } from '../../src/store/local/touch-clock.js';
-import { StoreError, type CreateAttrs } from '../../src/store/types.js';
+import { StoreError } from '../../src/store/types.js';
+import { DIR, FILE, useTempStores } from './store-helpers.js';
 
 // Locking of the store's namespace ops (see the note above LocalStore.remove):
 // removes of non-directories run under the shared namespace lock, next to each
@@ -15,27 +15,17 @@ import { StoreError, type CreateAttrs } from '../../src/store/types.js';
 // overlapped do not undo that mutation's index upkeep. Stalls are made by
 // holding one fs call of the store (spied on fs / fs.promises) behind a gate.
 
-const dirs: string[] = [];
-const stores: LocalStore[] = [];
+// registered before the hook below, so the stores shut down after it (after-hooks run last-registered first)
+const { fresh: open } = useTempStores();
 /** Gates still shut when a test fails: opened before shutdown, which waits for the ops they hold. */
 const gates: Array<() => void> = [];
-afterEach(async () => {
-  for (const open of gates.splice(0)) open();
+afterEach(() => {
+  for (const release of gates.splice(0)) release();
   vi.restoreAllMocks();
-  for (const s of stores.splice(0)) await s.shutdown();
-  for (const d of dirs.splice(0)) await rm(d, { recursive: true, force: true });
 });
 
-const A: CreateAttrs = { mode: 0o644, uid: 0, gid: 0 };
-const D: CreateAttrs = { mode: 0o755, uid: 0, gid: 0 };
-
-async function open(): Promise<{ s: LocalStore; root: string }> {
-  const d = await mkdtemp(path.join(os.tmpdir(), 'localefs-store-'));
-  dirs.push(d);
-  const s = await LocalStore.open({ root: path.join(d, 'fs'), metaDir: path.join(d, 'meta'), fsid: { major: 0, minor: 0 } });
-  stores.push(s);
-  return { s, root: path.join(d, 'fs') };
-}
+const A = FILE;
+const D = DIR;
 
 function gate(): { wait: Promise<void>; open: () => void } {
   let open!: () => void;

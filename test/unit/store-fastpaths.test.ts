@@ -1,31 +1,16 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import fs from 'node:fs';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
-import os from 'node:os';
+import { readdir } from 'node:fs/promises';
 import path from 'node:path';
-import { LocalStore, type LocalStoreOptions } from '../../src/store/local/local-store.js';
 import type { CreateAttrs } from '../../src/store/types.js';
+import { FILE, useTempStores } from './store-helpers.js';
 
 // The fast paths of the store: create fd hand-off, create without needless
 // chown/chmod, shared stat reads, write-burst stat upkeep.
 
-const dirs: string[] = [];
-const stores: LocalStore[] = [];
-afterEach(async () => {
-  for (const s of stores.splice(0)) await s.shutdown();
-  for (const d of dirs.splice(0)) await rm(d, { recursive: true, force: true });
-});
-
-const A: CreateAttrs = { mode: 0o644, uid: 0, gid: 0 };
+const { fresh: open } = useTempStores();
+const A = FILE;
 const isRoot = process.getuid?.() === 0;
-
-async function open(opts: Partial<LocalStoreOptions> = {}): Promise<{ s: LocalStore; root: string }> {
-  const d = await mkdtemp(path.join(os.tmpdir(), 'localefs-store-'));
-  dirs.push(d);
-  const s = await LocalStore.open({ root: path.join(d, 'fs'), metaDir: path.join(d, 'meta'), fsid: { major: 0, minor: 0 }, ...opts });
-  stores.push(s);
-  return { s, root: path.join(d, 'fs') };
-}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 async function until(cond: () => boolean): Promise<void> {

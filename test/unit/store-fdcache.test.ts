@@ -1,26 +1,14 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { readdir } from 'node:fs/promises';
 import { LocalStore } from '../../src/store/local/local-store.js';
 import { Lru } from '../../src/store/local/lru.js';
 import { RwLock } from '../../src/store/local/rwlock.js';
-import { StoreError, type CreateAttrs } from '../../src/store/types.js';
+import { StoreError } from '../../src/store/types.js';
+import { FILE, useTempStores } from './store-helpers.js';
 
-const dirs: string[] = [];
-const stores: LocalStore[] = [];
-async function open(fdCacheSize: number, handoffMax?: number): Promise<LocalStore> {
-  const d = await mkdtemp(path.join(os.tmpdir(), 'localefs-store-'));
-  dirs.push(d);
-  const s = await LocalStore.open({ root: path.join(d, 'fs'), metaDir: path.join(d, 'meta'), fsid: { major: 0, minor: 0 }, fdCacheSize, handoffMax });
-  stores.push(s);
-  return s;
-}
-afterEach(async () => {
-  for (const s of stores.splice(0)) await s.shutdown();
-  for (const d of dirs.splice(0)) await rm(d, { recursive: true, force: true });
-});
-const A: CreateAttrs = { mode: 0o644, uid: 0, gid: 0 };
+const { fresh } = useTempStores();
+const open = async (fdCacheSize: number, handoffMax?: number): Promise<LocalStore> => (await fresh({ fdCacheSize, handoffMax })).s;
+const A = FILE;
 
 async function openFds(): Promise<number> {
   return (await readdir('/proc/self/fd')).length;

@@ -1,30 +1,12 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { appendFile, lstat, mkdtemp, readFile, rm } from 'node:fs/promises';
-import os from 'node:os';
+import { describe, expect, it } from 'vitest';
+import { appendFile, lstat, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { LocalStore } from '../../src/store/local/local-store.js';
 import { OwnerOverlay } from '../../src/store/local/overlay.js';
+import { useTempStores } from './store-helpers.js';
 
-const dirs: string[] = [];
-const stores: LocalStore[] = [];
-async function tmp(): Promise<string> {
-  const d = await mkdtemp(path.join(os.tmpdir(), 'localefs-store-'));
-  dirs.push(d);
-  return d;
-}
-async function open(d: string, emulateOwnership: boolean): Promise<LocalStore> {
-  const s = await LocalStore.open({ root: path.join(d, 'fs'), metaDir: path.join(d, 'meta'), fsid: { major: 0, minor: 0 }, emulateOwnership });
-  stores.push(s);
-  return s;
-}
-async function close(s: LocalStore): Promise<void> {
-  await s.shutdown();
-  stores.splice(stores.indexOf(s), 1);
-}
-afterEach(async () => {
-  for (const s of stores.splice(0)) await s.shutdown();
-  for (const d of dirs.splice(0)) await rm(d, { recursive: true, force: true });
-});
+const { tmp, openAt, close } = useTempStores();
+const open = (d: string, emulateOwnership: boolean): Promise<LocalStore> => openAt(d, { emulateOwnership });
 
 const isRoot = process.getuid?.() === 0;
 

@@ -1,30 +1,22 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { describe, expect, it } from 'vitest';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { closeSync, openSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { LocalStore } from '../../src/store/local/local-store.js';
 import { assignCookies, nameCookie } from '../../src/store/local/cookie.js';
-import type { CreateAttrs } from '../../src/store/types.js';
+import { FILE, useTempStores } from './store-helpers.js';
 
-const dirs: string[] = [];
-const stores: LocalStore[] = [];
-afterEach(async () => {
-  for (const s of stores.splice(0)) await s.shutdown();
-  for (const d of dirs.splice(0)) await rm(d, { recursive: true, force: true });
-});
-const A: CreateAttrs = { mode: 0o644, uid: 0, gid: 0 };
+const { tmp, openAt } = useTempStores();
+const A = FILE;
 
 /** A store whose root holds `big/` with n files made directly on disk (fast). */
-async function bigDir(n: number): Promise<{ s: LocalStore; big: number }> {
-  const base = await mkdtemp(path.join(os.tmpdir(), 'localefs-store-'));
-  dirs.push(base);
+async function bigDir(n: number): Promise<{ s: LocalStore; big: number; base: string }> {
+  const base = await tmp();
   const big = path.join(base, 'fs', 'big');
   await mkdir(big, { recursive: true });
   for (let i = 0; i < n; i++) closeSync(openSync(path.join(big, `entry-${i}`), 'w'));
-  const s = await LocalStore.open({ root: path.join(base, 'fs'), metaDir: path.join(base, 'meta'), fsid: { major: 0, minor: 0 } });
-  stores.push(s);
-  return { s, big: (await s.lookup(s.rootIno, 'big')).ino };
+  const s = await openAt(base);
+  return { s, big: (await s.lookup(s.rootIno, 'big')).ino, base };
 }
 
 describe('readdir cookies', () => {
@@ -69,7 +61,7 @@ describe('readdir cookies', () => {
   }, 60_000);
 
   it('no duplicates and no misses while entries come and go between pages', async () => {
-    const { s, big } = await bigDir(10_000);
+    const { s, big, base } = await bigDir(10_000);
     const initial = new Set(Array.from({ length: 10_000 }, (_, i) => `entry-${i}`));
     const removed = new Set<string>();
     const seen = new Set<string>();
@@ -94,7 +86,7 @@ describe('readdir cookies', () => {
       }
       if (round % 3 === 0) {
         // and an external change the store did not make
-        await writeFile(path.join(dirs[dirs.length - 1], 'fs', 'big', `ext-${round}`), '');
+        await writeFile(path.join(base, 'fs', 'big', `ext-${round}`), '');
       }
       round++;
     }

@@ -1,34 +1,12 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
+import { describe, expect, it } from 'vitest';
 import { LocalStore } from '../../src/store/local/local-store.js';
-import { StoreError, type CreateAttrs } from '../../src/store/types.js';
+import { DIR, FILE, storeCode, useTempStores } from './store-helpers.js';
 
-const dirs: string[] = [];
-const stores: LocalStore[] = [];
-async function open(): Promise<LocalStore> {
-  const d = await mkdtemp(path.join(os.tmpdir(), 'localefs-store-'));
-  dirs.push(d);
-  const s = await LocalStore.open({ root: path.join(d, 'fs'), metaDir: path.join(d, 'meta'), fsid: { major: 1, minor: 1 } });
-  stores.push(s);
-  return s;
-}
-afterEach(async () => {
-  for (const s of stores.splice(0)) await s.shutdown();
-  for (const d of dirs.splice(0)) await rm(d, { recursive: true, force: true });
-});
-const A: CreateAttrs = { mode: 0o644, uid: 0, gid: 0 };
-const D: CreateAttrs = { mode: 0o755, uid: 0, gid: 0 };
-async function code(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-  } catch (e) {
-    expect(e).toBeInstanceOf(StoreError);
-    return (e as StoreError).code;
-  }
-  return 'OK';
-}
+const { fresh } = useTempStores();
+const open = async (): Promise<LocalStore> => (await fresh()).s;
+const A = FILE;
+const D = DIR;
+const code = storeCode;
 
 describe('LocalStore rename', () => {
   it('moves a file within and across directories', async () => {

@@ -1,29 +1,22 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { lstat, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { describe, expect, it } from 'vitest';
+import { lstat, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { LocalStore } from '../../src/store/local/local-store.js';
-import { StoreError, type CreateAttrs } from '../../src/store/types.js';
+import { StoreError } from '../../src/store/types.js';
+import { DIR, FILE, storeCode, useTempStores } from './store-helpers.js';
 
-const dirs: string[] = [];
-const stores: LocalStore[] = [];
-afterEach(async () => {
-  for (const s of stores.splice(0)) await s.shutdown();
-  for (const d of dirs.splice(0)) await rm(d, { recursive: true, force: true });
-});
-
-const A: CreateAttrs = { mode: 0o644, uid: 0, gid: 0 };
-const D: CreateAttrs = { mode: 0o755, uid: 0, gid: 0 };
+const { tmp, openAt } = useTempStores();
+const A = FILE;
+const D = DIR;
+const code = storeCode;
 
 async function setup(): Promise<{ s: LocalStore; sentinel: string; base: string }> {
-  const base = await mkdtemp(path.join(os.tmpdir(), 'localefs-store-'));
-  dirs.push(base);
+  const base = await tmp();
   const sentinel = path.join(base, 'sentinel');
   await mkdir(path.join(sentinel, 'sub'), { recursive: true, mode: 0o700 });
   await writeFile(path.join(sentinel, 'file'), 'precious', { mode: 0o600 });
   await writeFile(path.join(sentinel, 'sub', 'f'), 'also precious', { mode: 0o600 });
-  const s = await LocalStore.open({ root: path.join(base, 'fs'), metaDir: path.join(base, 'meta'), fsid: { major: 0, minor: 0 } });
-  stores.push(s);
+  const s = await openAt(base);
   return { s, sentinel, base };
 }
 
@@ -39,16 +32,6 @@ async function snapshot(dir: string): Promise<string[]> {
   };
   await walk(dir, '.');
   return out;
-}
-
-async function code(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-  } catch (e) {
-    expect(e).toBeInstanceOf(StoreError);
-    return (e as StoreError).code;
-  }
-  return 'OK';
 }
 
 describe('LocalStore never follows symlinks', () => {
