@@ -6,7 +6,7 @@
  */
 import { expect } from 'vitest';
 import net from 'node:net';
-import { createHash, createHmac, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { EFSClient, EFSServiceException } from '@aws-sdk/client-efs';
@@ -15,6 +15,7 @@ import { NfsClient, NfsStatusError } from '../../src/client/nfs-client.js';
 import type { Credential, ModelConfig } from '../../src/model/types.js';
 import { startTestServer, type TestServer } from './harness.js';
 import { makeClientCert } from '../helpers/efs-client-cert.js';
+import { queryString, sdkSign } from '../helpers/sdk-signer.js';
 
 export const REGION = 'us-east-1';
 export const ACCOUNT = '000000000000';
@@ -167,10 +168,6 @@ export const caFileOf = (ts: TestServer): string => path.join(ts.dataDir, 'tls',
 // Hand-made requests (SigV4 signed or not)
 // ---------------------------------------------------------------------------
 
-const rfc3986 = (s: string): string => encodeURIComponent(s).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
-const sha256hex = (s: string | Buffer): string => createHash('sha256').update(s).digest('hex');
-const hmac = (key: string | Buffer, s: string): Buffer => createHmac('sha256', key).update(s).digest();
-
 export interface RawRequest {
   method: string;
   /** Path below the endpoint, already URI-encoded, e.g. '/2015-02-01/file-systems'. */
@@ -191,45 +188,32 @@ export interface RawResponse {
   json: any;
 }
 
-/** Sends a request with fetch, optionally signed with SigV4 as the SDK would. */
+/** Sends a request with fetch, optionally signed by the SDK's SigV4 signer. */
 export async function rawRequest(ts: ApiTestServer, r: RawRequest): Promise<RawResponse> {
   const url = new URL(ts.apiEndpoint);
-  const pairs: [string, string][] = [];
-  for (const [k, v] of Object.entries(r.query ?? {})) for (const one of Array.isArray(v) ? v : [v]) pairs.push([rfc3986(k), rfc3986(one)]);
-  pairs.sort((a, b) => (a[0] === b[0] ? (a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : 0) : a[0] < b[0] ? -1 : 1));
-  const query = pairs.map(([k, v]) => `${k}=${v}`).join('&');
+  const query = queryString(r.query ?? {});
   const body = r.body === undefined ? '' : typeof r.body === 'string' ? r.body : JSON.stringify(r.body);
   const headers: Record<string, string> = { ...(r.body !== undefined ? { 'content-type': 'application/json' } : {}), ...(r.headers ?? {}) };
+  let pathAndQuery = r.path + (query ? `?${query}` : '');
   if (r.sign) {
-    const date = r.sign.date ?? new Date();
-    const amzDate = date.toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
-    const day = amzDate.slice(0, 8);
-    const region = r.sign.region ?? REGION;
-    headers['host'] = url.host;
-    headers['x-amz-date'] = amzDate;
-    headers['x-amz-content-sha256'] = sha256hex(body);
-    if (r.sign.sessionToken) headers['x-amz-security-token'] = r.sign.sessionToken;
-    const names = Object.keys(headers)
-      .map((h) => h.toLowerCase())
-      .sort();
-    const lower = Object.fromEntries(Object.entries(headers).map(([k, v]) => [k.toLowerCase(), v]));
-    const canonicalHeaders = names.map((h) => `${h}:${String(lower[h]).trim()}\n`).join('');
-    const signedHeaders = names.join(';');
-    // non-S3 services encode the (already encoded) path once more
-    const canonicalUri = r.path
-      .split('/')
-      .map((seg) => rfc3986(seg))
-      .join('/');
-    const canonicalRequest = [r.method, canonicalUri, query, canonicalHeaders, signedHeaders, sha256hex(body)].join('\n');
-    const scope = `${day}/${region}/elasticfilesystem/aws4_request`;
-    const stringToSign = ['AWS4-HMAC-SHA256', amzDate, scope, sha256hex(canonicalRequest)].join('\n');
-    const kDate = hmac(`AWS4${r.sign.secretAccessKey}`, day);
-    const kSigning = hmac(hmac(hmac(kDate, region), 'elasticfilesystem'), 'aws4_request');
-    const signature = createHmac('sha256', kSigning).update(stringToSign).digest('hex');
-    headers['authorization'] = `AWS4-HMAC-SHA256 Credential=${r.sign.accessKeyId}/${scope}, SignedHeaders=${signedHeaders}, Signature=${signature}`;
-    delete headers['host'];
+    const signed = await sdkSign({
+      method: r.method,
+      host: url.host,
+      path: r.path,
+      ...(r.query ? { query: r.query } : {}),
+      ...(r.body !== undefined ? { body } : {}),
+      headers,
+      accessKeyId: r.sign.accessKeyId,
+      secretAccessKey: r.sign.secretAccessKey,
+      ...(r.sign.sessionToken ? { sessionToken: r.sign.sessionToken } : {}),
+      ...(r.sign.region ? { region: r.sign.region } : {}),
+      ...(r.sign.date ? { date: r.sign.date } : {}),
+    });
+    pathAndQuery = signed.rawUrl;
+    Object.assign(headers, signed.headers);
+    delete headers['host']; // fetch sets it
   }
-  const req = { url: `${ts.apiEndpoint}${r.path}${query ? `?${query}` : ''}`, headers, body };
+  const req = { url: `${ts.apiEndpoint}${pathAndQuery}`, headers, body };
   r.afterSign?.(req);
   const res = await fetch(req.url, {
     method: r.method,

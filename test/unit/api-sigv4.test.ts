@@ -2,50 +2,23 @@
  * The API's SigV4 check against requests signed by the AWS SDK's own signer
  * (@smithy/signature-v4, what @aws-sdk/client-efs signs with).
  */
-import { createHash, createHmac } from 'node:crypto';
-import { SignatureV4 } from '@smithy/signature-v4';
 import { describe, expect, it } from 'vitest';
 import { verifyRequest, type SignedRequest } from '../../src/api/sigv4.js';
 import { ApiError } from '../../src/api/errors.js';
-
-type Data = string | ArrayBuffer | ArrayBufferView;
-const bytes = (d: Data): Buffer | string => (typeof d === 'string' ? d : ArrayBuffer.isView(d) ? Buffer.from(d.buffer, d.byteOffset, d.byteLength) : Buffer.from(d));
-
-class Sha256 {
-  private h;
-  constructor(private readonly secret?: Data) {
-    this.h = secret ? createHmac('sha256', bytes(secret)) : createHash('sha256');
-  }
-  update(d: Data): void {
-    this.h.update(bytes(d));
-  }
-  async digest(): Promise<Uint8Array> {
-    return new Uint8Array(this.h.digest());
-  }
-  reset(): void {
-    this.h = this.secret ? createHmac('sha256', bytes(this.secret)) : createHash('sha256');
-  }
-}
+import { sdkSign } from '../helpers/sdk-signer.js';
 
 const SECRET = 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY';
 const lookup = (key: string) => (key === 'AKIDLOCAL' ? { secretAccessKey: SECRET, principalArn: 'arn:aws:iam::111122223333:role/admin', accountId: '111122223333' } : undefined);
 
 async function signed(o: { method: string; path: string; query?: Record<string, string | string[]>; body?: string; secret?: string; key?: string; service?: string; region?: string }): Promise<SignedRequest> {
-  const signer = new SignatureV4({
-    service: o.service ?? 'elasticfilesystem',
-    region: o.region ?? 'us-east-1',
-    credentials: { accessKeyId: o.key ?? 'AKIDLOCAL', secretAccessKey: o.secret ?? SECRET },
-    sha256: Sha256,
+  const { rawUrl, headers } = await sdkSign({
+    ...o,
+    host: '127.0.0.1:8049',
+    accessKeyId: o.key ?? 'AKIDLOCAL',
+    secretAccessKey: o.secret ?? SECRET,
+    ...(o.body !== undefined ? { headers: { 'content-type': 'application/json' } } : {}),
   });
-  const headers: Record<string, string> = { host: '127.0.0.1:8049', ...(o.body !== undefined ? { 'content-type': 'application/json' } : {}) };
-  const req = await signer.sign({ method: o.method, protocol: 'http:', hostname: '127.0.0.1', port: 8049, path: o.path, query: o.query ?? {}, headers, ...(o.body !== undefined ? { body: o.body } : {}) });
-  // the query string as the SDK's HTTP handler writes it
-  const qs = Object.entries(o.query ?? {})
-    .flatMap(([k, v]) => (Array.isArray(v) ? v : [v]).map((x) => `${encodeURIComponent(k)}=${encodeURIComponent(x)}`))
-    .join('&');
-  const lower: Record<string, string> = {};
-  for (const [k, v] of Object.entries(req.headers as Record<string, string>)) lower[k.toLowerCase()] = v;
-  return { method: o.method, rawUrl: o.path + (qs ? `?${qs}` : ''), headers: lower, body: Buffer.from(o.body ?? '') };
+  return { method: o.method, rawUrl, headers, body: Buffer.from(o.body ?? '') };
 }
 
 function codeOf(fn: () => unknown): string {
