@@ -85,7 +85,9 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const tlsFiles = await ensureTlsMaterial({
     dir: path.join(opts.dataDir, 'tls'),
     regions: [model.region],
-    fileSystemIds: [...model.fileSystems.keys()],
+    // the *.efs.<region> wildcard covers every other file system, also those the API makes later;
+    // naming them all would re-issue the certificate at each start after a CreateFileSystem
+    fileSystemIds: [defaultFsId],
     log: log.child({ part: 'tls' }),
   });
   const fleet = new Fleet({
