@@ -124,7 +124,8 @@ export function mergeSaved(model: Model, saved: SavedModel | undefined, config: 
     }
     model.fileSystems.set(fs.fileSystemId, merged);
   }
-  const configAps = new Set(config.accessPoints.length ? model.accessPoints.keys() : []);
+  // what the config declared so far is all the model holds: those win over their saved copies
+  const configAps = new Set(model.accessPoints.keys());
   for (const ap of saved.accessPoints) {
     if (configAps.has(ap.accessPointId) || !model.fileSystems.has(ap.fileSystemId)) continue;
     model.accessPoints.set(ap.accessPointId, { ...ap, ownerId: accountId, arn: accessPointArn(region, accountId, ap.accessPointId) });
