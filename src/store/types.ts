@@ -133,6 +133,12 @@ export interface Store {
   lookup(dirIno: number, name: string): Promise<Stat>;
   /** Parent directory; the root's parent is the root. */
   parent(dirIno: number): Promise<Stat>;
+  /**
+   * Whether `ino` is `dirIno` or lies below it through any of its names, as
+   * the tree is now (false for an object with no name left). Answered from
+   * memory: cheap enough to ask for every request.
+   */
+  isBelow(ino: number, dirIno: number): boolean;
   /** Entries after `cookie` (0 = start), "." and ".." excluded, at most maxEntries. */
   readdir(dirIno: number, cookie: number, maxEntries: number): Promise<DirPage>;
 

@@ -1,13 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { readdir } from 'node:fs/promises';
-import { LocalStore } from '../../src/store/local/local-store.js';
+import { LocalStore, type LocalFile } from '../../src/store/local/local-store.js';
 import { Lru } from '../../src/store/local/lru.js';
 import { RwLock } from '../../src/store/local/rwlock.js';
 import { StoreError } from '../../src/store/types.js';
 import { FILE, useTempStores } from './store-helpers.js';
 
 const { fresh } = useTempStores();
-const open = async (fdCacheSize: number, handoffMax?: number): Promise<LocalStore> => (await fresh({ fdCacheSize, handoffMax })).s;
+const open = async (fdLimit: number, handoffMax?: number): Promise<LocalStore> => (await fresh({ fdLimit, handoffMax })).s;
 const A = FILE;
 
 async function openFds(): Promise<number> {
@@ -48,7 +48,7 @@ describe('fd cache and I/O', () => {
     expect(log).toEqual(['r1+', 'r1-', 'w+', 'w-', 'r2+']);
   });
 
-  it('the shared fd cache is bounded, reused, and evicts removed or replaced inodes', async () => {
+  it('the fd pool (anonymous I/O) is bounded, reused, and evicts removed or replaced inodes', async () => {
     const s = await open(4, 0); // (no create fds parked for a following open: see the hand-off tests)
     const base = await openFds();
     const files = [];
@@ -59,9 +59,11 @@ describe('fd cache and I/O', () => {
     }
     expect(s.cacheStats().fd.size).toBe(4);
     expect(await openFds()).toBeLessThanOrEqual(base + 4);
-    const a = await s.sharedFile(files[9].ino, false);
-    const b = await s.sharedFile(files[9].ino, true);
-    expect(a).toBe(b); // a writable fd serves reads too
+    const misses = s.cacheStats().fd.misses;
+    const a = (await s.sharedFile(files[9].ino, false)) as LocalFile;
+    const b = (await s.sharedFile(files[9].ino, true)) as LocalFile;
+    expect(a.entry).toBe(b.entry); // one pool entry per file; its writable fd serves reads too
+    expect(s.cacheStats().fd.misses).toBe(misses);
     expect(s.cacheStats().fd.hits).toBeGreaterThanOrEqual(2);
 
     // an fd evicted by the LRU is reopened transparently

@@ -19,6 +19,7 @@ import {
   type Store,
 } from '../types.js';
 import { Lru } from './lru.js';
+import { FdPool, type FdEntry, type FdPoolStats } from './fd-pool.js';
 import { RwLock } from './rwlock.js';
 import { KeyedMutex } from '../../util/keyed-mutex.js';
 import { TouchClock } from './touch-clock.js';
@@ -56,13 +57,24 @@ export interface LocalStoreOptions {
   /** Bounds of the caches (optional tuning). */
   statCacheSize?: number;
   dirCacheSize?: number;
-  fdCacheSize?: number;
+  /**
+   * Most fds the store holds for file I/O (default 4096; see fd-pool.ts):
+   * every open, anonymous-stateid I/O and parked create fd shares this one
+   * bound. Opens do not hold fds: an evicted fd is opened again on demand.
+   */
+  fdLimit?: number;
+  /**
+   * Most removed-while-open files whose fds are kept (default: a quarter of
+   * fdLimit, at most 1024); beyond it the oldest one's I/O fails with ESTALE.
+   */
+  detachedFdMax?: number;
   /** Change floors kept before lingering ones are settled (default 100,000). */
   changeFloorLimit?: number;
   /**
    * How long the fd of a just-created file is kept for the open() that
    * usually follows (default 2000 ms), and how many such fds at most
-   * (default 128; 0 turns the hand-off off).
+   * (default 128, at most a quarter of fdLimit; 0 turns the hand-off off).
+   * They count against fdLimit.
    */
   handoffMs?: number;
   handoffMax?: number;
@@ -75,13 +87,17 @@ interface Handoff {
   at: number;
 }
 
-/** An fd for I/O without path lookups. */
+/**
+ * An open of a regular file: a reference on the file's fd-pool entry (no fd
+ * of its own). Shared ones (anonymous-stateid I/O) hold no reference and are
+ * never closed.
+ */
 export class LocalFile implements OpenFile {
   closed = false;
   constructor(
     readonly ino: number,
     readonly writable: boolean,
-    public fh: fsp.FileHandle,
+    readonly entry: FdEntry,
     readonly shared: boolean,
   ) {}
 }
@@ -123,7 +139,11 @@ function lstat(p: string): Promise<BigIntStats> {
  * O_NOFOLLOW on every open, fstat ino/gen check after open. A namespace
  * reader/writer lock closes the window in which a directory in a resolved path
  * could be swapped for a symlink: path-using ops hold it shared; remove,
- * rename and symlink creation hold it exclusively; fd I/O holds nothing.
+ * rename and symlink creation hold it exclusively; fd I/O holds nothing
+ * (reopening an fd the fd pool closed takes it shared).
+ *
+ * Fds: one bounded pool (fd-pool.ts, option fdLimit) serves every open and
+ * anonymous-stateid I/O; opens hold references, not fds (see "I/O" below).
  *
  * metaDir layout (shared with other parts of the server: everything here is
  * prefixed `store-`):
@@ -151,15 +171,15 @@ export class LocalStore implements Store {
   private readonly active = new Map<number, { n: number; seen: number; top: number }>();
   private readonly statCache: Lru<number, Stat>;
   private readonly dirCache: Lru<number, Listing>;
-  private readonly fdCache: Lru<number, LocalFile>;
-  /** Private opens not yet closed, by inode (closed at shutdown). */
-  private readonly privateFiles = new Map<number, Set<LocalFile>>();
+  /** Every fd of regular-file I/O (opens, anonymous I/O, create hand-off): one bounded pool. */
+  private readonly pool: FdPool;
   /**
-   * Open files whose last name went (removed, renamed over): ino -> gen. They
-   * stay reachable by handle (getattr, verify) through their open fd until the
-   * last private close, as a removed open file stays alive on a local file system.
+   * Open files whose last name went (removed, renamed over): ino -> their pool
+   * entry. They stay reachable by handle (getattr, verify) through its pinned
+   * fd until the last close, as a removed open file stays alive on a local
+   * file system (bounded: see fd-pool.ts).
    */
-  private readonly detached = new Map<number, number>();
+  private readonly detached = new Map<number, FdEntry>();
   /** Per-inode touch clock: a stat read that overlapped a mutation or invalidation of its inode is not cached. */
   private readonly clock: TouchClock;
   /** Fresh stat reads in flight, by inode: a caller may share one that started after the inode's last touch. */
@@ -197,12 +217,15 @@ export class LocalStore implements Store {
     this.changes = new ChangeTracker(opts.changeFloorLimit ?? 100_000);
     this.statCache = new Lru(opts.statCacheSize ?? 65536);
     this.clock = new TouchClock(Math.max(1024, opts.statCacheSize ?? 65536));
+    const fdLimit = Math.max(1, Math.floor(opts.fdLimit ?? 4096));
     this.handoffMs = opts.handoffMs ?? 2000;
-    this.handoffMax = Math.max(0, Math.floor(opts.handoffMax ?? 128));
+    this.handoffMax = Math.max(0, Math.floor(opts.handoffMax ?? Math.min(128, Math.floor(fdLimit / 4))));
     this.dirCache = new Lru(opts.dirCacheSize ?? 256);
-    this.fdCache = new Lru(opts.fdCacheSize ?? 256, (_ino, f) => {
-      f.closed = true;
-      f.fh.close().catch(() => undefined);
+    this.pool = new FdPool({
+      capacity: fdLimit,
+      detachedMax: opts.detachedFdMax ?? Math.max(1, Math.min(1024, Math.floor(fdLimit / 4))),
+      reopen: (ino, gen, writable) => this.reopen(ino, gen, writable),
+      onError: (err) => this.log.warn({ err: (err as Error)?.message }, 'closing a pooled fd failed'),
     });
   }
 
@@ -472,7 +495,7 @@ export class LocalStore implements Store {
     this.index.drop(ino);
     this.invalidate(ino);
     this.changes.forget(ino);
-    this.fdCache.delete(ino);
+    this.pool.forget(ino);
     this.dropParked(ino);
     if (this.overlay?.get(ino) && !this.detached.has(ino)) {
       this.overlay.drop(ino).catch((e) => this.log.error({ err: (e as Error).message }, 'ownership overlay write failed'));
@@ -602,11 +625,15 @@ export class LocalStore implements Store {
     if (this.overlay) await this.overlay.set(ino, o);
   }
 
-  /** Opens an indexed inode's current path without following a symlink, and checks it is still that inode. */
-  private async openIno(ino: number, flags: number): Promise<{ fh: fsp.FileHandle; st: BigIntStats; path: string }> {
+  /**
+   * Opens an indexed inode's current path without following a symlink, and checks it is still
+   * that inode (and generation `gen` when given). Lock held.
+   */
+  private async openIno(ino: number, flags: number, gen?: number): Promise<{ fh: fsp.FileHandle; st: BigIntStats; path: string }> {
     const { path: p, stat } = await this.resolveCached(ino);
+    if (gen !== undefined && stat.gen !== gen) fail('ESTALE');
     if (stat.kind === 'fifo') flags |= O_NONBLOCK;
-    const fh = await fsp.open(p, flags | O_NOFOLLOW);
+    const fh = await this.openPath(p, flags | O_NOFOLLOW);
     try {
       const st = await fh.stat({ bigint: true });
       if (inoOf(st) !== ino || genOf(st) !== stat.gen) fail('ESTALE');
@@ -614,6 +641,23 @@ export class LocalStore implements Store {
     } catch (e) {
       await fh.close().catch(() => undefined);
       throw e;
+    }
+  }
+
+  /**
+   * fsp.open; when the process is out of fds (EMFILE/ENFILE: the fd is allocated before
+   * anything is created, so a retry is safe even with O_CREAT|O_EXCL), sheds idle pooled fds
+   * and tries once more.
+   */
+  private async openPath(p: string, flags: number, mode?: number): Promise<fsp.FileHandle> {
+    try {
+      return await fsp.open(p, flags, mode);
+    } catch (e) {
+      const code = errnoOf(e);
+      if (code !== 'EMFILE' && code !== 'ENFILE') throw e;
+      this.log.warn({ code, fds: this.pool.stats().size }, 'out of file descriptors: closing idle pooled fds');
+      await this.pool.shed();
+      return fsp.open(p, flags, mode);
     }
   }
 
@@ -664,8 +708,9 @@ export class LocalStore implements Store {
     this.checkOpen();
     const c = this.statCache.get(ino);
     if (c && this.index.has(ino)) return c;
-    if (this.detached.has(ino) && !this.index.has(ino)) {
-      const d = await this.detachedStat(ino).catch(() => undefined);
+    const de = this.detached.get(ino);
+    if (de && !this.index.has(ino)) {
+      const d = await this.detachedStat(de).catch(() => undefined);
       if (d) return d;
     }
     try {
@@ -720,6 +765,11 @@ export class LocalStore implements Store {
     } catch (e) {
       throw this.err(e, 'parent');
     }
+  }
+
+  isBelow(ino: number, dirIno: number): boolean {
+    if (ino === dirIno) return true;
+    return this.index.links(ino).some((l) => this.index.isAncestor(dirIno, l.parent));
   }
 
   async readdir(dirIno: number, cookie: number, maxEntries: number): Promise<DirPage> {
@@ -817,7 +867,7 @@ export class LocalStore implements Store {
     try {
       return await this.creating(false, dirIno, name, async (p) => {
         const real = this.realMode('reg', attrs.mode);
-        const fh = await fsp.open(p, C.O_CREAT | C.O_EXCL | C.O_RDWR | O_NOFOLLOW, real & 0o777);
+        const fh = await this.openPath(p, C.O_CREAT | C.O_EXCL | C.O_RDWR | O_NOFOLLOW, real & 0o777);
         let st: BigIntStats;
         try {
           // One fstat shows what the create left (umask, a setgid directory's group, our own
@@ -909,7 +959,7 @@ export class LocalStore implements Store {
         await fsp.mkdir(p, real & 0o777);
         let st: BigIntStats;
         try {
-          const fh = await fsp.open(p, C.O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
+          const fh = await this.openPath(p, C.O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
           try {
             if (!this.overlay) await fh.chown(attrs.uid, attrs.gid);
             await fh.chmod(real);
@@ -1157,18 +1207,51 @@ export class LocalStore implements Store {
       return undefined;
     }
     let om: Mutation | undefined;
+    let held: FdEntry | undefined;
     try {
       const removed = this.indexedStat(st, dirIno, name);
       om = this.begin(removed.ino, removed.change);
+      held = await this.holdOpen(removed, p);
       if (removed.kind === 'dir') await fsp.rmdir(p);
       else await fsp.unlink(p);
       this.unlinked(removed, dirIno, name, om);
       const dc = await this.dirAfter(dm, (l) => listingRemove(l, name));
       return { removed, dir: dc };
     } finally {
+      if (held) this.pool.release(held);
       if (om) this.end(om);
       this.end(dm);
     }
+  }
+
+  /**
+   * Before a name of `s` goes (remove, rename over it; the caller holds that entry, `p` is its
+   * path): if the file is open, makes sure its pool entry has an fd of the mode its opens need,
+   * kept from eviction until release(): should this be the file's last name, the opens reach it
+   * through that fd only (it cannot be opened by path any more, see unlinked()).
+   */
+  private async holdOpen(s: Stat, p: string): Promise<FdEntry | undefined> {
+    if (s.kind !== 'reg') return undefined;
+    const e = this.pool.peek(s.ino);
+    if (!e || e.gen !== s.gen || e.refs === 0) return undefined;
+    this.pool.hold(e);
+    const rw = e.writers > 0;
+    if (e.fd(rw)) return e;
+    try {
+      const fh = await this.openPath(p, (rw ? C.O_RDWR : C.O_RDONLY) | O_NOFOLLOW);
+      try {
+        const st = await fh.stat({ bigint: true });
+        if (inoOf(st) !== s.ino || genOf(st) !== s.gen) fail('ESTALE');
+      } catch (err) {
+        await fh.close().catch(() => undefined);
+        throw err;
+      }
+      this.pool.install(e, rw, fh);
+    } catch (err) {
+      // the opens will get ESTALE once the name is gone
+      this.log.debug({ ino: s.ino, err: (err as Error)?.message }, 'could not keep an fd of an open file being removed');
+    }
+    return e;
   }
 
   /** Fresh stat of an entry found by lstat; records the name in the index. */
@@ -1185,7 +1268,14 @@ export class LocalStore implements Store {
     const dead = s.kind === 'dir' || this.index.removeLink(s.ino, dirIno, name) || s.nlink <= 1;
     if (dead) {
       this.endDead(m);
-      if (s.kind === 'reg' && this.privateFiles.has(s.ino)) this.detached.set(s.ino, s.gen);
+      if (s.kind === 'reg') {
+        // open: it stays reachable through its pinned fd (see holdOpen) until the last close
+        const e = this.pool.peek(s.ino);
+        if (e && e.gen === s.gen) {
+          this.pool.detach(e);
+          if (e.detached && !e.stale) this.detached.set(s.ino, e);
+        }
+      }
       this.forgetInode(s.ino);
     } else {
       this.end(m);
@@ -1235,7 +1325,9 @@ export class LocalStore implements Store {
         const tm = fromDir === toDir ? undefined : this.begin(toDir, td.stat.change);
         const sm = this.begin(src.ino, src.change);
         const xm = dst ? this.begin(dst.ino, dst.change) : undefined;
+        let held: FdEntry | undefined;
         try {
+          if (dst) held = await this.holdOpen(dst, toPath);
           try {
             await fsp.rename(fromPath, toPath);
           } catch (e) {
@@ -1256,6 +1348,7 @@ export class LocalStore implements Store {
             : from;
           return dst ? { from, to, replaced: dst } : { from, to };
         } finally {
+          if (held) this.pool.release(held);
           for (const m of [fm, tm, sm, xm]) if (m) this.end(m);
         }
       });
@@ -1358,44 +1451,65 @@ export class LocalStore implements Store {
 
   // ---------------------------------------------------------------- I/O
 
+  /*
+   * Fds: every fd of regular-file I/O lives in one bounded pool (fd-pool.ts),
+   * shared by all opens of a file and by anonymous-stateid I/O. An open is a
+   * reference on the file's pool entry; an fd the pool closed (LRU) is opened
+   * again by path at the next I/O (reopen()). Removed-while-open files keep
+   * a pinned fd (holdOpen, unlinked), bounded by detachedFdMax.
+   */
+
   async open(ino: number, writable: boolean): Promise<OpenFile> {
     this.checkOpen();
     const parked = this.unpark(ino);
     if (parked) {
       // the fd of the create (O_RDWR, same inode): no path, no lock needed
-      const f = new LocalFile(ino, writable, parked, false);
-      this.trackPrivate(f);
-      return f;
+      const e = this.pool.entry(ino, parked.gen);
+      this.pool.install(e, true, parked.fh, false);
+      this.pool.ref(e, writable);
+      return new LocalFile(ino, writable, e, false);
     }
     try {
-      const f = await this.lock.shared(() => this.openFile(ino, writable, false));
-      this.trackPrivate(f);
-      return f;
+      return await this.lock.shared(async () => {
+        const e = await this.poolEntry(ino, writable);
+        this.pool.ref(e, writable);
+        return new LocalFile(ino, writable, e, false);
+      });
     } catch (e) {
       throw this.err(e, 'open');
     }
   }
 
-  private async openFile(ino: number, writable: boolean, shared: boolean): Promise<LocalFile> {
+  /** The pool entry of a regular file, with an fd that serves `writable` (opened here if needed). Lock held. */
+  private async poolEntry(ino: number, writable: boolean): Promise<FdEntry> {
     const cur = await this.resolveCached(ino);
     if (cur.stat.kind === 'dir') fail('EISDIR');
     if (cur.stat.kind !== 'reg') fail('EINVAL', 'not a regular file');
-    const { fh } = await this.openIno(ino, writable ? C.O_RDWR : C.O_RDONLY);
-    return new LocalFile(ino, writable, fh, shared);
+    const e = this.pool.entry(ino, cur.stat.gen);
+    if (e.fd(writable)) {
+      this.pool.hit();
+      return e;
+    }
+    const { fh } = await this.openIno(ino, writable ? C.O_RDWR : C.O_RDONLY, cur.stat.gen);
+    this.pool.install(e, writable, fh);
+    return e;
+  }
+
+  /** Opens a pooled file again by path (its fd was evicted): the same inode and generation, or ESTALE. */
+  private async reopen(ino: number, gen: number, writable: boolean): Promise<fsp.FileHandle> {
+    this.checkOpen();
+    return this.lock.shared(async () => (await this.openIno(ino, writable ? C.O_RDWR : C.O_RDONLY, gen)).fh);
   }
 
   async sharedFile(ino: number, writable: boolean): Promise<OpenFile> {
     this.checkOpen();
-    const c = this.fdCache.get(ino);
-    if (c && !c.closed && (c.writable || !writable)) return c;
+    const c = this.pool.peek(ino);
+    if (c && c.fd(writable)) {
+      this.pool.hit();
+      return new LocalFile(ino, writable, c, true);
+    }
     try {
-      return await this.lock.shared(async () => {
-        const again = this.fdCache.peek(ino);
-        if (again && !again.closed && (again.writable || !writable)) return again;
-        const f = await this.openFile(ino, writable || (again?.writable ?? false), true);
-        this.fdCache.set(ino, f);
-        return f;
-      });
+      return await this.lock.shared(async () => new LocalFile(ino, writable, await this.poolEntry(ino, writable), true));
     } catch (e) {
       throw this.err(e, 'open');
     }
@@ -1415,28 +1529,31 @@ export class LocalStore implements Store {
       this.counters.handoffExpired++;
     }
     this.handoff.set(ino, { fh, gen, at: Date.now() });
+    this.pool.adjustExternal(1);
     this.counters.handoffParked++;
     if (!this.handoffTimer) this.sweepLater(this.handoffMs);
   }
 
-  /** Takes the parked fd of `ino` if it is still the indexed regular file it was made as. */
-  private unpark(ino: number): fsp.FileHandle | undefined {
+  /** Takes the parked fd of `ino` (for the pool) if it is still the indexed regular file it was made as. */
+  private unpark(ino: number): Handoff | undefined {
     const h = this.handoff.get(ino);
     if (!h) return undefined;
     this.handoff.delete(ino);
+    this.pool.adjustExternal(-1);
     const n = this.index.get(ino);
     if (!n || n.gen !== h.gen || n.kind !== 'reg') {
       h.fh.close().catch(() => undefined);
       return undefined;
     }
     this.counters.handoffUsed++;
-    return h.fh;
+    return h;
   }
 
   private dropParked(ino: number): void {
     const h = this.handoff.get(ino);
     if (!h) return;
     this.handoff.delete(ino);
+    this.pool.adjustExternal(-1);
     h.fh.close().catch(() => undefined);
   }
 
@@ -1460,21 +1577,13 @@ export class LocalStore implements Store {
     return file;
   }
 
-  /** Runs an fd operation; a shared fd evicted meanwhile is transparently reopened once. */
-  private async withFd<T>(file: LocalFile, fn: (fh: fsp.FileHandle) => Promise<T>): Promise<T> {
-    if (!file.shared) {
-      if (file.closed) throw new StoreError('EBADF');
-      return fn(file.fh);
-    }
-    let f = file;
-    if (f.closed) f = (await this.sharedFile(file.ino, file.writable)) as LocalFile;
-    try {
-      return await fn(f.fh);
-    } catch (e) {
-      if (errnoOf(e) !== 'EBADF' && !f.closed) throw e;
-      const again = (await this.sharedFile(file.ino, file.writable)) as LocalFile;
-      return fn(again.fh);
-    }
+  /**
+   * Runs an fd operation on the file's pooled fd (read-write for a writable open), pinned
+   * meanwhile; an fd the pool closed is opened again by path first.
+   */
+  private withFd<T>(file: LocalFile, fn: (fh: fsp.FileHandle) => Promise<T>): Promise<T> {
+    if (file.closed) throw new StoreError('EBADF');
+    return this.pool.run(file.entry, file.writable, fn);
   }
 
   async read(file: OpenFile, into: Buffer, pos: number): Promise<{ bytes: number; eof: boolean }> {
@@ -1566,43 +1675,28 @@ export class LocalStore implements Store {
     }
   }
 
-  private trackPrivate(f: LocalFile): void {
-    let files = this.privateFiles.get(f.ino);
-    if (!files) this.privateFiles.set(f.ino, (files = new Set()));
-    files.add(f);
+  /** Attributes of a detached open file, read through its pinned fd (undefined once it is gone). */
+  private async detachedStat(e: FdEntry): Promise<Stat | undefined> {
+    if (e.stale) return undefined;
+    const s = this.toStat(await this.pool.run(e, false, (fh) => fh.stat({ bigint: true })));
+    return s.gen === e.gen ? s : undefined;
   }
 
-  private untrackPrivate(f: LocalFile): void {
-    const files = this.privateFiles.get(f.ino);
-    if (!files) return;
-    files.delete(f);
-    if (files.size > 0) return;
-    this.privateFiles.delete(f.ino);
-    if (this.detached.delete(f.ino) && !this.index.has(f.ino) && this.overlay?.get(f.ino)) {
-      // the last close of a removed file: now its emulated ownership can go
-      this.overlay.drop(f.ino).catch((e) => this.log.error({ err: (e as Error).message }, 'ownership overlay write failed'));
-    }
-  }
-
-  /** Attributes of a detached open file, read through its fd. */
-  private async detachedStat(ino: number): Promise<Stat | undefined> {
-    const gen = this.detached.get(ino);
-    const f = gen === undefined ? undefined : this.privateFiles.get(ino)?.values().next().value;
-    if (!f) return undefined;
-    const s = this.toStat(await f.fh.stat({ bigint: true }));
-    return s.gen === gen ? s : undefined;
-  }
-
+  /** Drops the open's reference; the last close of a file closes its fds (awaited). */
   async close(file: OpenFile): Promise<void> {
     const f = this.asLocal(file);
     if (f.shared || f.closed) return;
     f.closed = true;
-    this.untrackPrivate(f);
-    try {
-      await f.fh.close();
-    } catch (e) {
-      throw this.err(e, 'close');
+    const e = f.entry;
+    const closing = this.pool.unref(e, f.writable);
+    if (e.refs === 0 && e.detached && this.detached.get(e.ino) === e) {
+      this.detached.delete(e.ino);
+      if (!this.index.has(e.ino) && this.overlay?.get(e.ino)) {
+        // the last close of a removed file: now its emulated ownership can go
+        this.overlay.drop(e.ino).catch((err) => this.log.error({ err: (err as Error).message }, 'ownership overlay write failed'));
+      }
     }
+    await closing;
   }
 
   // ---------------------------------------------------------------- lifecycle
@@ -1611,7 +1705,8 @@ export class LocalStore implements Store {
   cacheStats(): {
     stat: ReturnType<Lru<number, Stat>['stats']>;
     dir: ReturnType<Lru<number, Listing>['stats']>;
-    fd: ReturnType<Lru<number, LocalFile>['stats']>;
+    /** The fd pool (fd-pool.ts): fds held, bound, hits/misses (opened or reopened), evictions, detached pins. */
+    fd: FdPoolStats;
     changeFloors: number;
     /** Fresh stat reads started, and requests that shared one already in flight. */
     resolves: { started: number; shared: number };
@@ -1624,7 +1719,7 @@ export class LocalStore implements Store {
     return {
       stat: this.statCache.stats(),
       dir: this.dirCache.stats(),
-      fd: this.fdCache.stats(),
+      fd: this.pool.stats(),
       changeFloors: this.changes.size,
       resolves: { started: c.resolves, shared: c.resolvesShared },
       handoff: { parked: c.handoffParked, used: c.handoffUsed, expired: c.handoffExpired, size: this.handoff.size, capacity: this.handoffMax },
@@ -1638,17 +1733,10 @@ export class LocalStore implements Store {
     await this.lock.exclusive(async () => {
       this.closed = true;
     });
-    this.fdCache.clear();
     if (this.handoffTimer) clearTimeout(this.handoffTimer);
     this.handoffTimer = undefined;
     for (const ino of [...this.handoff.keys()]) this.dropParked(ino);
-    for (const files of this.privateFiles.values()) {
-      for (const f of files) {
-        f.closed = true;
-        await f.fh.close().catch(() => undefined);
-      }
-    }
-    this.privateFiles.clear();
+    await this.pool.close();
     this.detached.clear();
     this.statCache.clear();
     this.dirCache.clear();
