@@ -15,8 +15,14 @@ import type { Logger } from 'pino';
 import { LocalStore } from './store/local/local-store.js';
 import { NfsStateManager } from './state/manager.js';
 import { FhCodec } from './nfs4/fh.js';
-import { Nfs4Program } from './nfs4/dispatcher.js';
+import { Nfs4Program, nfs4RpcProgram } from './nfs4/dispatcher.js';
 import { RpcConnection } from './rpc/connection.js';
+import { RpcRouter } from './rpc/router.js';
+import { ConnectionTable } from './rpc/connection-table.js';
+import { newConnectionId, type ConnectionContext } from './rpc/context.js';
+import { efsBindRpcProgram } from './rpc/efs-bind.js';
+import { Jail } from './policy/jail.js';
+import type { ResolvedLimits } from './limits.js';
 import { FILE_OPS } from './nfs4/ops/file-ops.js';
 import { ATTR_OPS } from './nfs4/ops/attr-ops.js';
 import { STATE_OPS } from './nfs4/ops/state-ops.js';
@@ -59,10 +65,10 @@ export async function loadIdentity(dir: string, fileSystemId?: string): Promise<
   return identity;
 }
 
-/** One served file system: its store, NFS state and COMPOUND program. */
+/** One served file system: its store, NFS state and the RPC programs its connections reach. */
 interface FileSystemHost {
   fileSystemId: string;
-  program: Nfs4Program;
+  router: RpcRouter;
   store: LocalStore;
   state: NfsStateManager;
 }
@@ -89,6 +95,7 @@ export interface FleetOptions {
   port: number;
   leaseSeconds: number;
   tls: { cert: string; key: string };
+  limits: ResolvedLimits;
   log: Logger;
 }
 
@@ -104,12 +111,15 @@ export class Fleet implements ControlPlaneEffects {
   private readonly listeners = new Map<string, MountTargetListener>();
   private readonly metered = new Map<string, Metered>();
   private readonly audit: Logger;
+  /** Every client connection of every mount target: caps, timeouts. */
+  readonly connections: ConnectionTable;
   /** The NFS port in use (fixed once the first listener is bound when started with port 0). */
   port: number;
 
   constructor(private readonly o: FleetOptions) {
     this.port = o.port;
     this.audit = o.log.child({ part: 'audit' });
+    this.connections = new ConnectionTable(o.limits.connections, o.log.child({ part: 'connections' }));
   }
 
   /** Where a file system's data lives. */
@@ -136,8 +146,16 @@ export class Fleet implements ControlPlaneEffects {
     const fsid = { major: parseInt(hex.slice(0, 8), 16), minor: parseInt(hex.slice(8, 16), 16) };
     const metaDir = path.join(dir, 'meta');
     await mkdir(metaDir, { recursive: true, mode: 0o700 });
-    const store = await LocalStore.open({ root: path.join(dir, 'fs'), metaDir, fsid, log: log.child({ part: 'store' }) });
-    const state = new NfsStateManager({ leaseSeconds: this.o.leaseSeconds, store, metaDir, log: log.child({ part: 'state' }) });
+    const { limits } = this.o;
+    const store = await LocalStore.open({ root: path.join(dir, 'fs'), metaDir, fsid, log: log.child({ part: 'store' }), fdLimit: limits.openFileDescriptors });
+    const state = new NfsStateManager({
+      leaseSeconds: this.o.leaseSeconds,
+      store,
+      metaDir,
+      log: log.child({ part: 'state' }),
+      maxOpensPerClient: limits.maxOpensPerClient,
+      maxOpens: limits.maxOpens,
+    });
     const server: ServerCtx = {
       store,
       state,
@@ -152,7 +170,10 @@ export class Fleet implements ControlPlaneEffects {
       },
       log,
     };
-    return { fileSystemId, store, state, program: new Nfs4Program(server, [...FILE_OPS, ...ATTR_OPS, ...STATE_OPS]) };
+    const program = new Nfs4Program(server, [...FILE_OPS, ...ATTR_OPS, ...STATE_OPS]);
+    // efs-utils' efs-proxy binds each new connection to a partition before any NFS traffic
+    const router = new RpcRouter([nfs4RpcProgram(program), efsBindRpcProgram(fileSystemId)]);
+    return { fileSystemId, store, state, router };
   }
 
   /** Addresses a mount target listens on, with their port. */
@@ -219,22 +240,36 @@ export class Fleet implements ControlPlaneEffects {
             ...(credentials.size ? { credentials: (key: string) => credentials.get(key) } : {}),
           },
           log: this.o.log.child({ part: 'front' }),
-          onConnection: (socket, peer) => {
-            entry.sockets.add(socket);
-            const conn = new RpcConnection(socket, host.program, this.o.log);
+          admit: (remote) => this.connections.admit(remote),
+          onConnection: (socket, peer, admission) => {
             // The file system as it is now: a policy put through the API applies to the next mount.
             const fs = model.fileSystems.get(mt.fileSystemId);
             if (!fs) {
               socket.destroy();
               return;
             }
+            entry.sockets.add(socket);
             const { grant, audit } = authorizeConnection(peer, fs, model);
-            host.program.setGrant(conn, grant);
-            this.audit.info({ ...audit, mountTargetId: mt.mountTargetId }, 'mount decision');
-            conn.log.info({ tls: peer.secure, mountTargetId: mt.mountTargetId }, 'connection open');
+            const id = newConnectionId();
+            const log = this.o.log.child({ conn: id, peer: `${peer.remoteAddress}:${peer.remotePort}` });
+            const ctx: ConnectionContext = {
+              id,
+              remoteAddress: peer.remoteAddress,
+              remotePort: peer.remotePort,
+              secure: peer.secure,
+              mountTargetId: mt.mountTargetId,
+              grant,
+              jail: grant.accessPoint ? new Jail(grant.accessPoint, grant.exportIndex, host.store, this.audit.child({ conn: id, sourceIPAddress: peer.remoteAddress })) : undefined,
+              log,
+              // a connection that never carries a call (efs-utils' probe of the TLS port) is no mount
+              onFirstCall: () => this.audit.info({ ...audit, mountTargetId: mt.mountTargetId }, 'mount decision'),
+            };
+            const conn = new RpcConnection(socket, host.router, ctx);
+            admission?.attach(conn);
+            log.info({ tls: peer.secure, mountTargetId: mt.mountTargetId }, 'connection open');
             socket.on('close', () => {
               entry.sockets.delete(socket);
-              conn.log.info('connection closed');
+              log.info('connection closed');
             });
           },
         });
@@ -337,6 +372,7 @@ export class Fleet implements ControlPlaneEffects {
   }
 
   async close(): Promise<void> {
+    this.connections.close();
     await Promise.all([...this.listeners.values()].map((l) => closeListener(l)));
     this.listeners.clear();
     for (const h of this.hosts.values()) {

@@ -24,6 +24,8 @@ import { ensureTlsMaterial } from './transport/ca.js';
 import { Fleet, loadIdentity } from './fleet.js';
 import { ControlPlane } from './api/control-plane.js';
 import { createApiServer } from './api/http.js';
+import type { ConnectionTableStats } from './rpc/connection-table.js';
+import { raiseFdLimit, resolveLimits, type ResolvedLimits } from './limits.js';
 
 export interface ServerOptions {
   dataDir: string;
@@ -49,6 +51,10 @@ export interface RunningServer {
   /** `http://host:port` of the management API, when it is served. */
   readonly apiEndpoint?: string;
   readonly model: Model;
+  /** The resource limits in force. */
+  readonly limits: ResolvedLimits;
+  /** Client connections: open, refused, evicted, timed out. */
+  connectionStats(): ConnectionTableStats;
   close(): Promise<void>;
 }
 
@@ -64,6 +70,23 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const identity = await loadIdentity(opts.dataDir);
   const defaultFsId = identity.fileSystemId;
   const config = opts.config ?? emptyConfig();
+  const fd = raiseFdLimit();
+  if (fd.problem) log.warn(fd.problem);
+  const limits = resolveLimits(config.limits ?? {}, opts.leaseSeconds, fd.soft);
+  log.info(
+    {
+      fdLimit: fd.soft,
+      ...(fd.raisedFrom !== undefined ? { fdLimitRaisedFrom: fd.raisedFrom } : {}),
+      maxConnections: limits.connections.maxConnections,
+      maxConnectionsPerSource: limits.connections.maxConnectionsPerSource,
+      recordTimeoutSeconds: limits.connections.recordTimeoutMs / 1000,
+      idleTimeoutSeconds: limits.connections.idleTimeoutMs / 1000,
+      openFileDescriptors: limits.openFileDescriptors,
+      maxOpensPerClient: limits.maxOpensPerClient,
+      maxOpens: limits.maxOpens,
+    },
+    'limits in force (change them in the config\'s "limits" section)',
+  );
 
   // The model: the config's declarations, then what the API saved.
   const model = resolveModel(config, { defaultFileSystemId: defaultFsId, ...(opts.credentials ? { credentials: opts.credentials } : {}) });
@@ -97,6 +120,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     port: opts.port,
     leaseSeconds: opts.leaseSeconds,
     tls: { cert: tlsFiles.cert, key: tlsFiles.key },
+    limits,
     log,
   });
   await fleet.collectGarbage();
@@ -147,6 +171,8 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     host: first?.address ?? opts.host,
     caFile: tlsFiles.caFile,
     model,
+    limits,
+    connectionStats: () => fleet.connections.stats(),
     ...(apiEndpoint ? { apiEndpoint } : {}),
     async close() {
       if (api) {

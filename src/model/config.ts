@@ -27,6 +27,7 @@ import {
   type FileSystem,
   type FileSystemDecl,
   type Model,
+  type LimitsConfig,
   type ModelConfig,
   type ModelOptions,
   type MountTarget,
@@ -189,6 +190,36 @@ function parseOptions(ctx: Ctx, raw: unknown): ModelOptions {
   return options;
 }
 
+const LIMIT_BOUNDS: Record<keyof LimitsConfig, [number, number]> = {
+  maxConnections: [1, 1_000_000],
+  maxConnectionsPerSource: [1, 1_000_000],
+  recordTimeoutSeconds: [1, 3600],
+  idleTimeoutSeconds: [1, 86_400],
+  evictIdleSeconds: [0, 86_400],
+  openFileDescriptors: [16, 1_000_000],
+  maxOpensPerClient: [1, 10_000_000],
+  maxOpens: [1, 100_000_000],
+};
+
+function parseLimits(ctx: Ctx, raw: unknown): LimitsConfig {
+  const limits: LimitsConfig = {};
+  if (raw === undefined) return limits;
+  const o = ctx.object(raw, 'limits');
+  const keys = Object.keys(LIMIT_BOUNDS) as (keyof LimitsConfig)[];
+  ctx.keys(o, keys, 'limits');
+  for (const k of keys) {
+    const v = o[k];
+    if (v === undefined) continue;
+    const [min, max] = LIMIT_BOUNDS[k];
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) ctx.fail(`limits.${k}`, `must be an integer from ${min} to ${max}`);
+    limits[k] = v;
+  }
+  if (limits.maxConnections !== undefined && limits.maxConnectionsPerSource !== undefined && limits.maxConnectionsPerSource > limits.maxConnections) {
+    ctx.fail('limits.maxConnectionsPerSource', 'must not be above limits.maxConnections');
+  }
+  return limits;
+}
+
 async function parsePolicyField(ctx: Ctx, o: Record<string, unknown>, where: string): Promise<string | undefined> {
   if (o.policy !== undefined && o.policyFile !== undefined) ctx.fail(`${where}.policy`, 'give either policy or policyFile, not both');
   let text: string | undefined;
@@ -322,12 +353,13 @@ function parseMountTarget(ctx: Ctx, raw: unknown, where: string): MountTargetDec
 export async function parseConfig(json: unknown, file: string, baseDir = path.dirname(file)): Promise<ModelConfig> {
   const ctx = new Ctx(file, baseDir);
   const o = ctx.object(json, '(top level)');
-  ctx.keys(o, ['region', 'accountId', 'options', 'fileSystems', 'accessPoints', 'mountTargets', 'credentials', 'credentialsFile'], '');
+  ctx.keys(o, ['region', 'accountId', 'options', 'limits', 'fileSystems', 'accessPoints', 'mountTargets', 'credentials', 'credentialsFile'], '');
   const region = ctx.string(o.region, 'region') ?? DEFAULT_REGION;
   if (!isRegion(region)) ctx.fail('region', `"${region}" is not a region name such as "us-east-1"`);
   const accountId = ctx.string(o.accountId, 'accountId') ?? DEFAULT_ACCOUNT_ID;
   if (!isAccountId(accountId)) ctx.fail('accountId', `must be 12 digits, got "${accountId}"`);
   const options = parseOptions(ctx, o.options);
+  const limits = parseLimits(ctx, o.limits);
 
   const fileSystems: FileSystemDecl[] = [];
   const fsList = ctx.list(o.fileSystems, 'fileSystems');
@@ -385,7 +417,7 @@ export async function parseConfig(json: unknown, file: string, baseDir = path.di
     }
   }
 
-  return { source: file, region, accountId, options, fileSystems, accessPoints, mountTargets, credentials };
+  return { source: file, region, accountId, options, limits, fileSystems, accessPoints, mountTargets, credentials };
 }
 
 /** Load `--config FILE`. Throws ConfigError naming the file and the bad field. */

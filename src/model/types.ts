@@ -195,9 +195,26 @@ export interface MountTargetDecl {
   allowedCidrs: string[];
 }
 
+/** The config's `limits` section (docs/config.md): every field optional; src/limits.ts has the defaults. */
+export interface LimitsConfig {
+  maxConnections?: number;
+  maxConnectionsPerSource?: number;
+  recordTimeoutSeconds?: number;
+  idleTimeoutSeconds?: number;
+  evictIdleSeconds?: number;
+  /** Fds one file system's store keeps open at most (opens share them). */
+  openFileDescriptors?: number;
+  /** Open files one client may hold (EFS: 32,768, then "Disk quota exceeded"). */
+  maxOpensPerClient?: number;
+  /** Open files all clients together may hold. */
+  maxOpens?: number;
+}
+
 export interface ModelConfig {
   /** File the config came from (for messages), if any. */
   source?: string;
+  /** Server resource limits (not part of the EFS model; never saved in model.json). */
+  limits?: LimitsConfig;
   region: string;
   accountId: string;
   options: ModelOptions;

@@ -3,7 +3,8 @@ import type { XdrWriter } from '../xdr/writer.js';
 import type { Identity, Stat, Store } from '../store/types.js';
 import type { StateManager, Session, Slot } from '../state/types.js';
 import type { FhCodec } from './fh.js';
-import type { Grant } from '../policy/authorizer.js';
+import type { ConnectionContext } from '../rpc/context.js';
+import type { Jail } from '../policy/jail.js';
 
 /** Server-wide configuration the ops read. */
 export interface ServerConfig {
@@ -27,15 +28,12 @@ export interface ServerCtx {
   log: Logger;
 }
 
-/** Per-connection facts (identity of the peer; later: TLS and IAM grant). */
-export interface ConnInfo {
-  id: number;
-  remoteAddress: string;
-  remotePort: number;
-  log: Logger;
-  /** What this connection may do (ClientMount/Write/RootAccess, access point), settled when it connected. */
-  grant: Grant;
-}
+/**
+ * What the ops read of the connection (its ConnectionContext): the peer, the
+ * grant settled when it connected (ClientMount/Write/RootAccess, access
+ * point), and the access point's jail.
+ */
+export type ConnInfo = Pick<ConnectionContext, 'id' | 'remoteAddress' | 'remotePort' | 'log' | 'grant'> & { jail?: Jail | undefined };
 
 /** The RPC credential of one request. */
 export interface RpcCred {
@@ -74,8 +72,6 @@ export interface CompoundCtx {
   /** NFSv4.1 "current stateid" (RFC 8881 16.2.3.1.2). */
   currentStateid: StateidRef | undefined;
   savedStateid: StateidRef | undefined;
-  /** Inode of the access point's root once this compound resolved it (access point connections only). */
-  apRootIno?: number;
   /** Set by SEQUENCE (4.1). */
   session: Session | undefined;
   slot: Slot | undefined;

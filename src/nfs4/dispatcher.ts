@@ -3,26 +3,12 @@ import { XdrReader } from '../xdr/reader.js';
 import { XdrWriter } from '../xdr/writer.js';
 import { XdrError } from '../xdr/errors.js';
 import * as N from '../xdr/gen/nfs4.js';
-import {
-  ACCEPT_PROC_UNAVAIL,
-  ACCEPT_PROG_UNAVAIL,
-  ACCEPT_SUCCESS,
-  AUTH_BADCRED,
-  AUTH_NONE,
-  AUTH_SYS,
-  RPC_VERSION,
-  beginAcceptedReply,
-  finishRecord,
-  writeAuthError,
-  writeProgMismatch,
-  writeRpcMismatch,
-  type CallHeader,
-} from '../rpc/message.js';
-import type { CallHandler, RpcConnection } from '../rpc/connection.js';
+import { AUTH_NONE, AUTH_SYS, ACCEPT_SUCCESS, beginAcceptedReply, finishRecord, type CallHeader } from '../rpc/message.js';
+import type { ConnectionContext } from '../rpc/context.js';
+import { standardProgram, type RpcProgram } from '../rpc/router.js';
 import type { CompoundCtx, RpcCred, ServerCtx } from './context.js';
 import { DuplicateRequestCache } from './drc.js';
-import { AWSFILE_PROGRAM, handleEfsBind } from '../rpc/efs-bind.js';
-import { FULL_ACCESS, effectiveIdentity, type Grant } from '../policy/authorizer.js';
+import { effectiveIdentity } from '../policy/authorizer.js';
 import {
   MUTATES,
   NEEDS_CFH,
@@ -37,7 +23,6 @@ import type { Session, Slot } from '../state/types.js';
 
 export const NFS_PROGRAM = 100003;
 export const NFS_V4 = 4;
-const PROC_NULL = 0;
 const PROC_COMPOUND = 1;
 
 /** Compounds of 4.0 (no session to bound them) may hold at most this many ops. */
@@ -84,12 +69,23 @@ const SEQUENCE_SPEC: OpSpec<N.SEQUENCE4args, never> = {
   },
 };
 
-/** The NFS program: routes RPC calls and runs COMPOUNDs against the op table. */
-export class Nfs4Program implements CallHandler {
+/**
+ * The NFS program as the RPC router sees it: version 4, AUTH_SYS or
+ * AUTH_NONE, NULL and COMPOUND (src/rpc/router.ts does the checks).
+ */
+export function nfs4RpcProgram(program: Nfs4Program): RpcProgram {
+  return standardProgram({
+    prog: NFS_PROGRAM,
+    vers: NFS_V4,
+    flavors: [AUTH_SYS, AUTH_NONE],
+    procs: new Map([[PROC_COMPOUND, (call, record, conn) => program.compoundCall(call, record, conn)]]),
+  });
+}
+
+/** Runs COMPOUNDs against the op table. */
+export class Nfs4Program {
   private readonly ops: (OpSpec | undefined)[] = [];
   readonly drc = new DuplicateRequestCache();
-  /** Per-connection grants, set when a connection is accepted (connections without one get full access). */
-  private readonly grants = new WeakMap<RpcConnection, Grant>();
 
   constructor(
     private readonly server: ServerCtx,
@@ -101,41 +97,9 @@ export class Nfs4Program implements CallHandler {
     }
   }
 
-  /** Records what a connection may do; called once when it is accepted. */
-  setGrant(conn: RpcConnection, grant: Grant): void {
-    this.grants.set(conn, grant);
-  }
-
-  async handleCall(call: CallHeader, record: Buffer, conn: RpcConnection): Promise<Buffer | undefined> {
+  /** One COMPOUND call (version, credential flavor and procedure already checked by the router). */
+  async compoundCall(call: CallHeader, record: Buffer, conn: ConnectionContext): Promise<Buffer | undefined> {
     const w = new XdrWriter(8192);
-    if (call.rpcvers !== RPC_VERSION) {
-      writeRpcMismatch(w, call.xid);
-      return finishRecord(w);
-    }
-    if (call.prog === AWSFILE_PROGRAM) {
-      // efs-utils' efs-proxy binds each new connection to a partition before any NFS traffic
-      return handleEfsBind(call, record, { fileSystemId: this.server.config.fileSystemId, log: conn.log });
-    }
-    if (call.prog !== NFS_PROGRAM) {
-      beginAcceptedReply(w, call.xid, ACCEPT_PROG_UNAVAIL);
-      return finishRecord(w);
-    }
-    if (call.vers !== NFS_V4) {
-      writeProgMismatch(w, call.xid, NFS_V4, NFS_V4);
-      return finishRecord(w);
-    }
-    if ((call.credFlavor !== AUTH_SYS && call.credFlavor !== AUTH_NONE) || call.badCred) {
-      writeAuthError(w, call.xid, AUTH_BADCRED);
-      return finishRecord(w);
-    }
-    if (call.proc === PROC_NULL) {
-      beginAcceptedReply(w, call.xid, ACCEPT_SUCCESS);
-      return finishRecord(w);
-    }
-    if (call.proc !== PROC_COMPOUND) {
-      beginAcceptedReply(w, call.xid, ACCEPT_PROC_UNAVAIL);
-      return finishRecord(w);
-    }
     beginAcceptedReply(w, call.xid, ACCEPT_SUCCESS);
     const resultsAt = w.mark();
     const cred: RpcCred = call.authsys
@@ -156,7 +120,7 @@ export class Nfs4Program implements CallHandler {
    * Runs one COMPOUND, writing COMPOUND4res into w. Returns cached reply bytes
    * instead when SEQUENCE says the request is a retransmission.
    */
-  private async compound(r: XdrReader, w: XdrWriter, cred: RpcCred, conn: RpcConnection, xid: number): Promise<Buffer | undefined> {
+  private async compound(r: XdrReader, w: XdrWriter, cred: RpcCred, conn: ConnectionContext, xid: number): Promise<Buffer | undefined> {
     const argsStart = r.pos;
     // Header errors here are GARBAGE_ARGS (thrown XdrError -> connection)
     const tag = r.string(MAX_TAG);
@@ -194,10 +158,10 @@ export class Nfs4Program implements CallHandler {
     }
     let mutated = false;
 
-    const grant = this.grants.get(conn) ?? FULL_ACCESS;
+    const { grant, jail } = conn;
     const ctx: CompoundCtx = {
       server: this.server,
-      conn: { id: conn.id, remoteAddress: conn.remoteAddress, remotePort: conn.remotePort, log: conn.log, grant },
+      conn,
       minorVersion,
       cred,
       identity: effectiveIdentity({ uid: cred.uid, gid: cred.gid, gids: cred.gids }, grant),
@@ -253,6 +217,18 @@ export class Nfs4Program implements CallHandler {
             const seqArgs = args as N.SEQUENCE4args;
             const outcome = this.server.state.sequence(seqArgs, fingerprintOf(r, argsStart), conn.id);
             if (outcome.kind === 'replay') return outcome.reply;
+            if (outcome.kind === 'uncached') {
+              // SEQUENCE's result again; the op after it cannot be answered (RFC 8881 2.10.6.1.3)
+              w.patchU32(statusWordAt, N.NFS4_OK);
+              N.encode_SEQUENCE4resok(w, outcome.resok as N.SEQUENCE4resok);
+              if (numOps > 1) {
+                status = N.NFS4ERR_RETRY_UNCACHED_REP;
+                w.u32(r.remaining >= 4 ? r.buf.readUInt32BE(r.pos) : N.OP_ILLEGAL);
+                w.u32(status);
+                count++;
+              }
+              return finish();
+            }
             session = outcome.session;
             slot = outcome.slot;
             ctx.session = session;
@@ -297,6 +273,11 @@ export class Nfs4Program implements CallHandler {
         // declared needs
         if (spec.flags & NEEDS_CFH && !ctx.cfh) throw new NfsError(N.NFS4ERR_NOFILEHANDLE, spec.name);
         if (spec.flags & NEEDS_SFH && !ctx.sfh) throw new NfsError(N.NFS4ERR_NOFILEHANDLE, `${spec.name}: no saved filehandle`);
+        // through an access point, every handle an op uses must lie inside its root now (it may have been moved out)
+        if (jail) {
+          if (spec.flags & NEEDS_CFH && !(await jail.admits(ctx.cfh!.ino))) throw new NfsError(N.NFS4ERR_STALE, `${spec.name}: outside the access point`);
+          if (spec.flags & NEEDS_SFH && !(await jail.admits(ctx.sfh!.ino))) throw new NfsError(N.NFS4ERR_STALE, `${spec.name}: saved filehandle outside the access point`);
+        }
 
         // run
         w.patchU32(statusWordAt, N.NFS4_OK);

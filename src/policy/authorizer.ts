@@ -4,7 +4,7 @@ import type { PeerIdentity } from '../transport/front.js';
 import { authorizeClient, type RequestPrincipal } from './iam.js';
 import { accessPointExportIndex } from './access-point.js';
 
-/** The anonymous user and group root is squashed to without ClientRootAccess (Linux anonuid/anongid). */
+/** The anonymous user and group root is squashed to without ClientRootAccess, unless the config's options.anonUid/anonGid say otherwise. */
 export const ANON_ID = 65534;
 
 /**
@@ -23,6 +23,8 @@ export interface Grant {
   exportIndex: number;
   /** Set when the mount is refused before any policy ran (bad token, wrong file system, unknown access point). */
   refusal?: string;
+  /** What a squashed root becomes (options.anonUid / anonGid; Linux anonuid/anongid). */
+  anon: { uid: number; gid: number };
 }
 
 /** One CloudTrail-style line per mount decision. */
@@ -39,7 +41,7 @@ export interface MountAudit {
 }
 
 /** A grant that lets everything through: the default policy for plain clients of a file system without a policy. */
-export const FULL_ACCESS: Grant = { mount: true, write: true, root: true, secure: false, principal: { kind: 'anonymous' }, exportIndex: 0 };
+export const FULL_ACCESS: Grant = { mount: true, write: true, root: true, secure: false, principal: { kind: 'anonymous' }, exportIndex: 0, anon: { uid: ANON_ID, gid: ANON_ID } };
 
 type Decisions = MountAudit['decisions'];
 type DecidedBy = MountAudit['decidedBy'];
@@ -57,9 +59,9 @@ function auditRecord(fs: FileSystem, peer: PeerIdentity, principal: RequestPrinc
   };
 }
 
-function refuse(fs: FileSystem, peer: PeerIdentity, principal: RequestPrincipal, why: string, accessPointId?: string): { grant: Grant; audit: MountAudit } {
+function refuse(fs: FileSystem, peer: PeerIdentity, principal: RequestPrincipal, anon: Grant['anon'], why: string, accessPointId?: string): { grant: Grant; audit: MountAudit } {
   return {
-    grant: { mount: false, write: false, root: false, secure: peer.secure, principal, exportIndex: 0, refusal: why },
+    grant: { mount: false, write: false, root: false, secure: peer.secure, principal, exportIndex: 0, refusal: why, anon },
     audit: {
       ...auditRecord(fs, peer, principal, accessPointId, { ClientMount: false, ClientWrite: false, ClientRootAccess: false }, { ClientMount: why, ClientWrite: why, ClientRootAccess: why }),
       refusal: why,
@@ -71,21 +73,22 @@ function refuse(fs: FileSystem, peer: PeerIdentity, principal: RequestPrincipal,
  * Decides a connection's grant from what its TLS client certificate says
  * (IAM principal, access point, file system) and the file system's policy.
  */
-export function authorizeConnection(peer: PeerIdentity, fs: FileSystem, model: Pick<Model, 'accessPoints' | 'credentials'>): { grant: Grant; audit: MountAudit } {
+export function authorizeConnection(peer: PeerIdentity, fs: FileSystem, model: Pick<Model, 'accessPoints' | 'credentials' | 'options'>): { grant: Grant; audit: MountAudit } {
   let principal: RequestPrincipal = { kind: 'anonymous' };
+  const anon = { uid: model.options.anonUid, gid: model.options.anonGid };
   const cert = peer.clientCert;
   const apId = cert?.accessPointId;
   if (peer.tokenCheck) {
-    if (!peer.tokenCheck.ok) return refuse(fs, peer, principal, `IAM token refused: ${peer.tokenCheck.reason} (${peer.tokenCheck.detail})`, apId);
+    if (!peer.tokenCheck.ok) return refuse(fs, peer, principal, anon, `IAM token refused: ${peer.tokenCheck.reason} (${peer.tokenCheck.detail})`, apId);
     principal = { kind: 'iam', arn: peer.tokenCheck.principal.arn, accountId: peer.tokenCheck.principal.accountId };
   }
   const named = cert?.fileSystemId ?? peer.sniFileSystemId;
-  if (named && named !== fs.fileSystemId) return refuse(fs, peer, principal, `the client asked for ${named}, this mount target serves ${fs.fileSystemId}`, apId);
+  if (named && named !== fs.fileSystemId) return refuse(fs, peer, principal, anon, `the client asked for ${named}, this mount target serves ${fs.fileSystemId}`, apId);
   let accessPoint: AccessPoint | undefined;
   if (apId) {
     accessPoint = model.accessPoints.get(apId);
     if (!accessPoint || accessPoint.fileSystemId !== fs.fileSystemId || accessPoint.lifeCycleState !== 'available') {
-      return refuse(fs, peer, principal, `access point ${apId} does not exist on ${fs.fileSystemId}`, apId);
+      return refuse(fs, peer, principal, anon, `access point ${apId} does not exist on ${fs.fileSystemId}`, apId);
     }
   }
   const identityPolicies =
@@ -105,6 +108,7 @@ export function authorizeConnection(peer: PeerIdentity, fs: FileSystem, model: P
     secure: peer.secure,
     principal,
     exportIndex: accessPoint ? accessPointExportIndex(accessPoint.accessPointId) : 0,
+    anon,
   };
   if (accessPoint) grant.accessPoint = accessPoint;
   return {
@@ -122,13 +126,14 @@ export function authorizeConnection(peer: PeerIdentity, fs: FileSystem, model: P
 
 /**
  * The identity a request runs as: the access point's PosixUser replaces the
- * AUTH_SYS ids; without ClientRootAccess, id 0 becomes 65534 (root squash).
+ * AUTH_SYS ids; without ClientRootAccess, uid 0 becomes the grant's anonymous
+ * uid and gid 0 its anonymous gid (root squash; 65534 unless configured).
  */
 export function effectiveIdentity(cred: Identity, grant: Grant): Identity {
   const pu = grant.accessPoint?.posixUser;
   const base: Identity = pu ? { uid: pu.uid, gid: pu.gid, gids: pu.secondaryGids } : cred;
   if (grant.root) return base;
-  const squash = (id: number) => (id === 0 ? ANON_ID : id);
   if (base.uid !== 0 && base.gid !== 0 && !base.gids.includes(0)) return base;
-  return { uid: squash(base.uid), gid: squash(base.gid), gids: base.gids.map(squash) };
+  const { uid: anonUid, gid: anonGid } = grant.anon;
+  return { uid: base.uid === 0 ? anonUid : base.uid, gid: base.gid === 0 ? anonGid : base.gid, gids: base.gids.map((g) => (g === 0 ? anonGid : g)) };
 }

@@ -31,11 +31,17 @@ export function mayAccess(stat: Stat, who: Identity, want: number): boolean {
   return (permittedBits(stat, who) & want) === want;
 }
 
-/** Sticky directories: only the entry's owner, the directory's owner or root may remove/rename the entry. */
-export function mayDeleteEntry(dir: Stat, entry: Stat, who: Identity): boolean {
-  if (!mayAccess(dir, who, MAY_WRITE | MAY_EXEC)) return false;
-  if ((dir.mode & 0o1000) === 0) return true;
-  return who.uid === 0 || who.uid === entry.uid || who.uid === dir.uid;
+/**
+ * Why `who` may not remove or rename `entry` out of `dir`: 'mode' without
+ * write and search permission on the directory; 'sticky' in a sticky
+ * directory for anyone but the entry's owner, the directory's owner or root
+ * (a question of ownership, not of mode bits, as on Linux: EPERM).
+ * undefined when allowed.
+ */
+export function deleteEntryRefusal(dir: Stat, entry: Stat, who: Identity): 'mode' | 'sticky' | undefined {
+  if (!mayAccess(dir, who, MAY_WRITE | MAY_EXEC)) return 'mode';
+  if ((dir.mode & 0o1000) === 0) return undefined;
+  return who.uid === 0 || who.uid === entry.uid || who.uid === dir.uid ? undefined : 'sticky';
 }
 
 /**

@@ -13,10 +13,11 @@ import {
   finishRecord,
   type CallHeader,
 } from './message.js';
+import type { ConnectionContext } from './context.js';
 
 /** What the RPC layer hands a decoded call to. Returns the complete reply record (mark included), or undefined to send nothing. */
 export interface CallHandler {
-  handleCall(call: CallHeader, record: Buffer, conn: RpcConnection): Promise<Buffer | undefined>;
+  handleCall(call: CallHeader, record: Buffer, conn: ConnectionContext): Promise<Buffer | undefined>;
 }
 
 export interface ConnectionLimits {
@@ -34,15 +35,18 @@ export const DEFAULT_LIMITS: ConnectionLimits = {
   maxQueuedReplyBytes: 8 * 1024 * 1024,
 };
 
-let nextConnId = 1;
+/** Why a connection is due to be closed (see RpcConnection.overdue). */
+export type OverdueReason = 'record-timeout' | 'idle';
 
 /**
  * One client connection: record reassembly, concurrent calls (replies go out
  * in completion order, matched by xid), and backpressure that pauses reading
- * instead of dropping the connection.
+ * instead of dropping the connection. It notes when it last completed a
+ * record and when the record it is receiving began, so its owner can close
+ * it when a record stalls or the client has gone quiet (overdue()).
  */
 export class RpcConnection {
-  readonly id = nextConnId++;
+  readonly id: number;
   readonly remoteAddress: string;
   readonly remotePort: number;
   readonly log: Logger;
@@ -50,6 +54,11 @@ export class RpcConnection {
   private inFlight = 0;
   private closed = false;
   private pausedForLoad = false;
+  private sawCall = false;
+  /** Monotonic ms of the last complete record (or of the connection's start). */
+  private lastRecordAt: number;
+  /** Monotonic ms at which the record being received began (meaningful while reader.midRecord). */
+  private recordStartedAt: number;
   /** A reply went out in this event-loop turn (a flush at the end of the turn is scheduled). */
   private sentThisTurn = false;
   /** Further replies of this turn are being collected (socket corked) until that flush. */
@@ -60,21 +69,27 @@ export class RpcConnection {
   constructor(
     readonly socket: Socket,
     private readonly handler: CallHandler,
-    log: Logger,
+    readonly ctx: ConnectionContext,
     private readonly limits: ConnectionLimits = DEFAULT_LIMITS,
   ) {
-    this.remoteAddress = socket.remoteAddress ?? '?';
-    this.remotePort = socket.remotePort ?? 0;
-    this.log = log.child({ conn: this.id, peer: `${this.remoteAddress}:${this.remotePort}` });
+    this.id = ctx.id;
+    this.remoteAddress = ctx.remoteAddress;
+    this.remotePort = ctx.remotePort;
+    this.log = ctx.log;
+    this.lastRecordAt = this.recordStartedAt = performance.now();
     this.reader = new RecordReader(
       {
         onRecord: (rec) => this.onRecord(rec),
         onOversized: (head, claimed) => this.onOversized(head, claimed),
+        onFatal: (reason) => this.abort(reason),
       },
       limits.maxRecord,
     );
     socket.setNoDelay(true);
-    socket.on('data', (chunk: Buffer) => this.reader.push(chunk));
+    socket.on('data', (chunk: Buffer) => {
+      if (!this.reader.midRecord) this.recordStartedAt = performance.now();
+      this.reader.push(chunk);
+    });
     socket.on('drain', () => this.maybeResume());
     socket.on('error', (err) => this.log.debug({ err }, 'socket error'));
     socket.on('close', () => {
@@ -82,7 +97,37 @@ export class RpcConnection {
     });
   }
 
+  /**
+   * Whether the connection should be closed at `now` (performance.now() ms):
+   * a record begun more than recordTimeoutMs ago is still incomplete, or no
+   * record arrived for idleTimeoutMs while no call was running.
+   */
+  overdue(now: number, recordTimeoutMs: number, idleTimeoutMs: number): OverdueReason | undefined {
+    // while we hold reading back (backpressure) the client cannot finish its record
+    if (this.reader.midRecord && !this.pausedForLoad && now - this.recordStartedAt > recordTimeoutMs) return 'record-timeout';
+    if (this.inFlight === 0 && now - this.lastRecordAt > idleTimeoutMs) return 'idle';
+    return undefined;
+  }
+
+  /** Milliseconds since the last complete record, 0 while calls run (eviction order under the connection cap). */
+  idleFor(now: number): number {
+    return this.inFlight > 0 ? 0 : now - this.lastRecordAt;
+  }
+
+  /** Closes the connection for a reason worth a log line (protocol abuse, timeouts, eviction). */
+  abort(reason: string): void {
+    if (this.closed) return;
+    this.log.warn({ reason }, 'closing connection');
+    this.closed = true;
+    this.socket.destroy();
+  }
+
   private onRecord(record: Buffer): void {
+    this.lastRecordAt = this.recordStartedAt = performance.now();
+    if (!this.sawCall) {
+      this.sawCall = true;
+      this.ctx.onFirstCall?.();
+    }
     const r = new XdrReader(record);
     let call: CallHeader;
     try {
@@ -96,7 +141,7 @@ export class RpcConnection {
     this.inFlight++;
     this.updateFlow();
     this.handler
-      .handleCall(call, record, this)
+      .handleCall(call, record, this.ctx)
       .then((reply) => {
         if (reply) this.send(reply);
       })
@@ -175,6 +220,7 @@ export class RpcConnection {
     if (!this.pausedForLoad) return;
     if (this.inFlight >= this.limits.maxInFlight || this.socket.writableLength > this.limits.maxQueuedReplyBytes) return;
     this.pausedForLoad = false;
+    this.recordStartedAt = performance.now();
     this.socket.resume();
   }
 

@@ -12,6 +12,7 @@ import {
   writeProgMismatch,
   type CallHeader,
 } from './message.js';
+import type { RpcProgram } from './router.js';
 
 /**
  * efs-proxy's AWSFILE program (shared spec efs-utils.md §4): efs-utils v2+
@@ -145,4 +146,9 @@ export function handleEfsBind(call: CallHeader, record: Buffer, opts: EfsBindOpt
   beginAcceptedReply(w, call.xid, ACCEPT_SUCCESS);
   writeBindReady(w, partitionIdFor(opts.fileSystemId), opts.scaleUp ?? DEFAULT_SCALE_UP_CONFIG);
   return finishRecord(w);
+}
+
+/** Program 400123 for the RPC router: every connection of `fileSystemId` binds to its one partition. */
+export function efsBindRpcProgram(fileSystemId: string): RpcProgram {
+  return { prog: AWSFILE_PROGRAM, handle: (call, record, conn) => handleEfsBind(call, record, { fileSystemId, log: conn.log }) };
 }

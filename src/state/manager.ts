@@ -57,10 +57,20 @@ export interface NfsStateManagerOptions {
   now?: () => number;
   /** Reaper period in ms (default: a quarter lease, at least 1 s). 0 disables the timer (tests call reap()). */
   reapIntervalMs?: number;
+  /** Open states one client may hold (default MAX_OPENS_PER_CLIENT, EFS's limit); beyond: NFS4ERR_DQUOT. */
+  maxOpensPerClient?: number;
+  /**
+   * Open states all clients together may hold (default MAX_OPENS); beyond: NFS4ERR_RESOURCE
+   * (4.0) / NFS4ERR_DELAY (4.1, which has no NFS4ERR_RESOURCE for OPEN). Opens hold no fds
+   * (the store pools them), so this bounds memory, not descriptors.
+   */
+  maxOpens?: number;
 }
 
 /** EFS limits. */
 export const MAX_OPENS_PER_CLIENT = 32768;
+/** Open states of all clients together (not an EFS number: a server-wide bound, 8 clients at their limit). */
+export const MAX_OPENS = 262144;
 export const MAX_LOCKS_PER_FILE = 512;
 export const MAX_LOCKS_PER_CLIENT = 8192;
 export const MAX_SESSIONS_PER_CLIENT = 16;
@@ -157,12 +167,18 @@ export class NfsStateManager implements StateManager {
   private timer: NodeJS.Timeout | undefined;
   private readonly pendingCloses = new Set<Promise<void>>();
   private closed = false;
+  private readonly maxOpensPerClient: number;
+  private readonly maxOpens: number;
+  /** Open states of all clients. */
+  private openTotal = 0;
 
   constructor(opts: NfsStateManagerOptions) {
     this.leaseMs = opts.leaseSeconds * 1000;
     this.store = opts.store;
     this.log = opts.log;
     this.now = opts.now ?? Date.now;
+    this.maxOpensPerClient = opts.maxOpensPerClient ?? MAX_OPENS_PER_CLIENT;
+    this.maxOpens = opts.maxOpens ?? MAX_OPENS;
     this.records = new ClientRecords(opts.metaDir, opts.log);
     const { epoch, previousOwners } = this.records.start();
     this.epoch = epoch;
@@ -595,19 +611,16 @@ export class NfsStateManager implements StateManager {
     const d = checkSlot(s, args.sa_slotid, args.sa_sequenceid, fingerprint);
     if (d.kind === 'replay') return d;
     this.renewClient(s.client);
-    return {
-      kind: 'run',
-      session: s,
-      slot: d.slot,
-      resok: {
-        sr_sessionid: s.id,
-        sr_sequenceid: args.sa_sequenceid,
-        sr_slotid: args.sa_slotid,
-        sr_highest_slotid: s.highestSlot,
-        sr_target_highest_slotid: s.highestSlot,
-        sr_status_flags: 0,
-      },
+    const resok = {
+      sr_sessionid: s.id,
+      sr_sequenceid: args.sa_sequenceid,
+      sr_slotid: args.sa_slotid,
+      sr_highest_slotid: s.highestSlot,
+      sr_target_highest_slotid: s.highestSlot,
+      sr_status_flags: 0,
     };
+    if (d.kind === 'uncached') return { kind: 'uncached', resok };
+    return { kind: 'run', session: s, slot: d.slot, resok };
   }
 
   completeSlot(session: Session, slot: Slot, reply: Buffer, cacheThis: boolean): void {
@@ -887,7 +900,10 @@ export class NfsStateManager implements StateManager {
       existing.seqid = nextSeqid(existing.seqid);
       return existing;
     }
-    if (client.openCount >= MAX_OPENS_PER_CLIENT) throw new NfsError(N.NFS4ERR_DQUOT, 'too many open files for this client');
+    if (client.openCount >= this.maxOpensPerClient) throw new NfsError(N.NFS4ERR_DQUOT, 'too many open files for this client');
+    if (this.openTotal >= this.maxOpens) {
+      throw new NfsError(client.minor === 0 ? N.NFS4ERR_RESOURCE : N.NFS4ERR_DELAY, 'too many open files on this server');
+    }
     const openFile = await this.store.open(ino, (access & ACCESS_WRITE) !== 0);
     if (client.dead) {
       await this.store.close(openFile);
@@ -916,6 +932,7 @@ export class NfsStateManager implements StateManager {
     file.opens.add(st);
     owner.opens.set(ino, st);
     client.openCount++;
+    this.openTotal++;
     this.idle(owner);
     return st;
   }
@@ -970,6 +987,7 @@ export class NfsStateManager implements StateManager {
     st.file.opens.delete(st);
     if (st.owner.opens.get(st.ino) === st) st.owner.opens.delete(st.ino);
     st.client.openCount--;
+    this.openTotal--;
     this.maybeDropFile(st.file);
   }
 
@@ -1142,11 +1160,12 @@ export class NfsStateManager implements StateManager {
   }
 
   /** Counters for tests and metrics. */
-  stats(): { clients: number; sessions: number; states: number; files: number; idleOwners: number } {
+  stats(): { clients: number; sessions: number; states: number; opens: number; files: number; idleOwners: number } {
     return {
       clients: this.clients.size,
       sessions: this.sessions.size,
       states: this.states.size,
+      opens: this.openTotal,
       files: this.files.size,
       idleOwners: this.idleOwners.size,
     };

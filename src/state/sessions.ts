@@ -77,7 +77,7 @@ export class SessionImpl implements Session {
   }
 }
 
-export type SlotDecision = { kind: 'new'; slot: SlotImpl } | { kind: 'replay'; reply: Buffer };
+export type SlotDecision = { kind: 'new'; slot: SlotImpl } | { kind: 'replay'; reply: Buffer } | { kind: 'uncached' };
 
 /**
  * RFC 8881 2.10.6.1 slot checks. Throws NfsError without changing the slot.
@@ -91,7 +91,8 @@ export function checkSlot(session: SessionImpl, slotId: number, seqid: number, f
     if (slot.fingerprint === undefined || !slot.fingerprint.equals(fingerprint)) {
       throw new NfsError(N.NFS4ERR_SEQ_FALSE_RETRY, `slot ${slotId} seqid ${seqid} reused with another request`);
     }
-    if (slot.reply === undefined) throw new NfsError(N.NFS4ERR_RETRY_UNCACHED_REP, `slot ${slotId} seqid ${seqid}`);
+    // a retry of a request sent without sa_cachethis: SEQUENCE's own result is known, the rest is not
+    if (slot.reply === undefined) return { kind: 'uncached' };
     return { kind: 'replay', reply: slot.reply };
   }
   const expected = slot.seqid === 0xffffffff ? 0 : slot.seqid + 1;

@@ -41,7 +41,13 @@ export interface SequenceResok {
 export type SequenceOutcome =
   | { kind: 'run'; session: Session; slot: Slot; resok: SequenceResok }
   /** A retransmission of the slot's last request: send these cached COMPOUND4res bytes again. */
-  | { kind: 'replay'; reply: Buffer };
+  | { kind: 'replay'; reply: Buffer }
+  /**
+   * A retransmission of a request sent with sa_cachethis false: SEQUENCE succeeds again (its
+   * result follows from the slot) and the op after it gets NFS4ERR_RETRY_UNCACHED_REP
+   * (RFC 8881 2.10.6.1.3, 18.46.3). The slot is not touched.
+   */
+  | { kind: 'uncached'; resok: SequenceResok };
 
 export interface IoTarget {
   file: OpenFile;

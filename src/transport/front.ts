@@ -2,6 +2,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { constants as cryptoConstants } from 'node:crypto';
 import type { Logger } from 'pino';
+import type { Admission } from '../rpc/connection-table.js';
 import { tryParseEfsClientCert, type EfsClientCert } from './efs-cert.js';
 import {
   fileSystemIdFromEfsName,
@@ -75,9 +76,12 @@ export interface FrontListenerOptions {
   tls?: FrontTlsOptions;
   /** Accept plaintext RPC (default true). */
   plain?: boolean;
-  onConnection(socket: net.Socket | tls.TLSSocket, peer: PeerIdentity): void;
+  /** A connection ready for RPC; `admission` is its place in the connection table (when `admit` is given). */
+  onConnection(socket: net.Socket | tls.TLSSocket, peer: PeerIdentity, admission: Admission | undefined): void;
   /** Source allow-list, checked before anything is read. */
   allow?(remoteAddress: string): boolean;
+  /** Connection caps, checked after the allow-list: undefined refuses the connection. */
+  admit?(remoteAddress: string): Admission | undefined;
   verify?: FrontVerifyOptions;
   log?: Pick<Logger, 'info' | 'debug' | 'warn'>;
   firstByteTimeoutMs?: number;
@@ -123,7 +127,7 @@ export function createFrontListener(opts: FrontListenerOptions): FrontServer {
     localPort: s.localPort ?? 0,
   });
 
-  function startTls(socket: net.Socket, base: PeerIdentity): void {
+  function startTls(socket: net.Socket, base: PeerIdentity, admission: Admission | undefined): void {
     const ts = new tls.TLSSocket(socket, {
       isServer: true,
       secureContext: secureContext!,
@@ -154,11 +158,11 @@ export function createFrontListener(opts: FrontListenerOptions): FrontServer {
       ts.off('error', onEarlyError);
       ts.on('error', (err) => log?.debug({ err: err.message, peer: tag }, 'TLS socket error'));
       if (ts.destroyed) return;
-      onSecure(ts, base);
+      onSecure(ts, base, admission);
     });
   }
 
-  function onSecure(ts: tls.TLSSocket, base: PeerIdentity): void {
+  function onSecure(ts: tls.TLSSocket, base: PeerIdentity, admission: Admission | undefined): void {
     ts.disableRenegotiation();
     const peer: PeerIdentity = { ...base, secure: true };
     const sni = (ts as tls.TLSSocket & { servername?: string | false }).servername;
@@ -208,12 +212,12 @@ export function createFrontListener(opts: FrontListenerOptions): FrontServer {
       },
       'TLS connection',
     );
-    handOn(ts, peer);
+    handOn(ts, peer, admission);
   }
 
-  function handOn(socket: net.Socket | tls.TLSSocket, peer: PeerIdentity): void {
+  function handOn(socket: net.Socket | tls.TLSSocket, peer: PeerIdentity, admission: Admission | undefined): void {
     try {
-      opts.onConnection(socket, peer);
+      opts.onConnection(socket, peer, admission);
     } catch (err) {
       log?.warn({ err: (err as Error).message }, 'connection handler failed');
       socket.destroy();
@@ -234,6 +238,15 @@ export function createFrontListener(opts: FrontListenerOptions): FrontServer {
         socket.destroy();
         return;
       }
+    }
+    let admission: Admission | undefined;
+    if (opts.admit) {
+      admission = opts.admit(remote);
+      if (!admission) {
+        socket.destroy();
+        return;
+      }
+      socket.once('close', () => admission!.release());
     }
     pending.add(socket);
     socket.setNoDelay(true);
@@ -258,7 +271,7 @@ export function createFrontListener(opts: FrontListenerOptions): FrontServer {
           socket.destroy();
           return;
         }
-        startTls(socket, peer);
+        startTls(socket, peer, admission);
         return;
       }
       if (!allowPlain) {
@@ -269,7 +282,7 @@ export function createFrontListener(opts: FrontListenerOptions): FrontServer {
       pending.delete(socket);
       socket.off('error', onError);
       socket.on('error', () => undefined); // the consumer adds its own handler; never let an early error crash us
-      handOn(socket, peer);
+      handOn(socket, peer, admission);
       socket.resume();
     });
     socket.resume();

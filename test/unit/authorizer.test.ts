@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { authorizeConnection, effectiveIdentity, ANON_ID, type Grant } from '../../src/policy/authorizer.js';
-import type { AccessPoint, FileSystem, PolicyDocument } from '../../src/model/types.js';
+import { DEFAULT_OPTIONS, type AccessPoint, type FileSystem, type PolicyDocument } from '../../src/model/types.js';
 import type { PeerIdentity } from '../../src/transport/front.js';
 
 const FS_ID = 'fs-0123456789abcdef0';
@@ -19,7 +19,7 @@ const ap: AccessPoint = {
   tags: [],
   lifeCycleState: 'available',
 };
-const model = { accessPoints: new Map([[ap.accessPointId, ap]]), credentials: new Map() };
+const model = { accessPoints: new Map([[ap.accessPointId, ap]]), credentials: new Map(), options: { ...DEFAULT_OPTIONS } };
 const plain: PeerIdentity = { secure: false, remoteAddress: '127.0.0.1', remotePort: 1, localAddress: '127.0.0.1', localPort: 2049 };
 const tlsPeer = (extra: Partial<PeerIdentity> = {}): PeerIdentity => ({ ...plain, secure: true, ...extra });
 const denyPlain: PolicyDocument = {
@@ -63,7 +63,7 @@ describe('connection authorization', () => {
 });
 
 describe('effective identity', () => {
-  const full: Grant = { mount: true, write: true, root: true, secure: false, principal: { kind: 'anonymous' }, exportIndex: 0 };
+  const full: Grant = { mount: true, write: true, root: true, secure: false, principal: { kind: 'anonymous' }, exportIndex: 0, anon: { uid: ANON_ID, gid: ANON_ID } };
   it('keeps AUTH_SYS ids with root access', () => {
     expect(effectiveIdentity({ uid: 0, gid: 0, gids: [0, 5] }, full)).toEqual({ uid: 0, gid: 0, gids: [0, 5] });
   });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import net from 'node:net';
-import pino from 'pino';
 import { RpcConnection, type CallHandler } from '../../src/rpc/connection.js';
+import { testConnectionContext } from '../helpers/connection-context.js';
 import { XdrWriter } from '../../src/xdr/writer.js';
 import { beginAcceptedReply, finishRecord, type CallHeader } from '../../src/rpc/message.js';
 
@@ -20,7 +20,7 @@ describe('reply batching (src/rpc/connection.ts)', () => {
 
   async function serve(handler: CallHandler, limits?: ConstructorParameters<typeof RpcConnection>[3]) {
     const conns: RpcConnection[] = [];
-    const server = net.createServer((sock) => conns.push(new RpcConnection(sock, handler, pino({ level: 'silent' }), limits)));
+    const server = net.createServer((sock) => conns.push(new RpcConnection(sock, handler, testConnectionContext(), limits)));
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
     const port = (server.address() as net.AddressInfo).port;
     const client = net.connect(port, '127.0.0.1');

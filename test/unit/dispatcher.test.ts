@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import pino from 'pino';
-import { Nfs4Program } from '../../src/nfs4/dispatcher.js';
+import { Nfs4Program, nfs4RpcProgram } from '../../src/nfs4/dispatcher.js';
+import { RpcRouter } from '../../src/rpc/router.js';
+import { testConnectionContext } from '../helpers/connection-context.js';
 import { NEEDS_CFH, SELF_ENCODES, SOLO_WITHOUT_SEQUENCE, V40_ONLY, type OpSpec } from '../../src/nfs4/optable-types.js';
 import { NfsError } from '../../src/nfs4/status.js';
 import { XdrWriter } from '../../src/xdr/writer.js';
@@ -8,7 +10,6 @@ import { XdrReader } from '../../src/xdr/reader.js';
 import { decodeCall } from '../../src/rpc/message.js';
 import * as N from '../../src/xdr/gen/nfs4.js';
 import type { ServerCtx } from '../../src/nfs4/context.js';
-import type { RpcConnection } from '../../src/rpc/connection.js';
 import type { Session, StateManager } from '../../src/state/types.js';
 
 // A unit test of the dispatcher's cross-cutting rules: the ops here are tiny
@@ -29,7 +30,7 @@ const state = {
 } as unknown as StateManager;
 
 const server = { state, log: pino({ level: 'silent' }) } as unknown as ServerCtx;
-const conn = { id: 1, remoteAddress: '127.0.0.1', remotePort: 1, log: pino({ level: 'silent' }) } as unknown as RpcConnection;
+const conn = testConnectionContext();
 
 const none = () => undefined;
 const fakeFh = { ino: 1, gen: 0, fh: Buffer.alloc(4), stat: {} as never };
@@ -41,7 +42,7 @@ const OPS: OpSpec[] = [
   // READ stand-in: writes 150 bytes of its own into the reply
   { op: N.OP_READ, name: 'READ', flags: SELF_ENCODES, decode: none, run: (ctx) => ctx.reply.opaque(Buffer.alloc(150, 1)) },
 ];
-const program = new Nfs4Program(server, OPS);
+const program = new RpcRouter([nfs4RpcProgram(new Nfs4Program(server, OPS))]);
 
 type Op = [number, (w: XdrWriter) => void] | number;
 function seq(w: XdrWriter, id = session.id, seqid = 1, cacheThis = false) {

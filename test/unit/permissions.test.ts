@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { checkSetattr, creationOwnership, mayAccess, mayDeleteEntry, MAY_EXEC, MAY_READ, MAY_WRITE } from '../../src/policy/permissions.js';
+import { checkSetattr, creationOwnership, mayAccess, deleteEntryRefusal, MAY_EXEC, MAY_READ, MAY_WRITE } from '../../src/policy/permissions.js';
 import type { Stat } from '../../src/store/types.js';
 
 const t = { sec: 0, nsec: 0 };
@@ -30,10 +30,11 @@ describe('POSIX permission checks', () => {
   it('sticky directories protect other users entries', () => {
     const tmp = stat('dir', 0o1777, 0, 0);
     const alicesFile = stat('reg', 0o644, 1000, 1000);
-    expect(mayDeleteEntry(tmp, alicesFile, alice)).toBe(true);
-    expect(mayDeleteEntry(tmp, alicesFile, bob)).toBe(false);
-    expect(mayDeleteEntry(tmp, alicesFile, root)).toBe(true);
-    expect(mayDeleteEntry(stat('dir', 0o777, 0, 0), alicesFile, bob)).toBe(true);
+    expect(deleteEntryRefusal(tmp, alicesFile, alice)).toBeUndefined();
+    expect(deleteEntryRefusal(tmp, alicesFile, bob)).toBe('sticky');
+    expect(deleteEntryRefusal(tmp, alicesFile, root)).toBeUndefined();
+    expect(deleteEntryRefusal(stat('dir', 0o777, 0, 0), alicesFile, bob)).toBeUndefined();
+    expect(deleteEntryRefusal(stat('dir', 0o755, 0, 0), alicesFile, bob)).toBe('mode');
   });
   it('setgid directories pass their group on, and to subdirectories the bit too', () => {
     const shared = stat('dir', 0o2775, 0, 50);

@@ -94,6 +94,14 @@ export class FakeStore implements Store {
     if (ino === undefined) throw new StoreError('ENOENT');
     return this.getattr(ino);
   }
+  isBelow(ino: number, dirIno: number): boolean {
+    if (ino === dirIno || dirIno === this.rootIno) return true;
+    for (const [d, entries] of this.dirs) {
+      for (const child of entries.values()) if (child === ino && this.isBelow(d, dirIno)) return true;
+    }
+    return false;
+  }
+
   async parent(): Promise<Stat> {
     return this.getattr(1);
   }

@@ -8,8 +8,7 @@ import { NfsError } from '../status.js';
 import { checkComponent, MAX_SYMLINK_BYTES } from '../names.js';
 import { decodeSettable, MAX_FILESIZE } from '../attrs.js';
 import { StoreError, type DirChange, type Identity, type Stat } from '../../store/types.js';
-import { ensureAccessPointRoot } from '../../policy/access-point.js';
-import { creationOwnership, mayAccess, mayDeleteEntry, MAY_EXEC, MAY_READ, MAY_WRITE } from '../../policy/permissions.js';
+import { creationOwnership, deleteEntryRefusal, mayAccess, MAY_EXEC, MAY_READ, MAY_WRITE } from '../../policy/permissions.js';
 import { AUTH_SYS } from '../../rpc/message.js';
 import { argStateid } from './state-common.js';
 import { isAnonymousStateid, isBypassStateid } from '../../state/stateids.js';
@@ -39,22 +38,23 @@ export function fileRef(ctx: CompoundCtx, stat: Stat): FileRef {
  */
 async function connectionRoot(ctx: CompoundCtx): Promise<Stat> {
   const { store } = ctx.server;
-  const ap = ctx.conn.grant.accessPoint;
-  if (!ap) return store.getattr(store.rootIno);
+  const jail = ctx.conn.jail;
+  if (!jail) return store.getattr(store.rootIno);
   try {
-    return await ensureAccessPointRoot(store, ap);
+    return await jail.resolveRoot();
   } catch (err) {
     if (err instanceof StoreError && err.code === 'ENOENT') {
+      const ap = jail.accessPoint;
       throw new NfsError(N.NFS4ERR_NOENT, `access point ${ap.accessPointId}: ${ap.rootDirectory.path} does not exist and has no CreationInfo`);
     }
     throw err;
   }
 }
 
-/** True when `ino` is the root this connection sees. */
-function isConnectionRoot(ctx: CompoundCtx, ref: FileRef): boolean {
-  if (!ctx.conn.grant.accessPoint) return ref.ino === ctx.server.store.rootIno;
-  return ctx.server.fh.decode(ref.fh)?.exportIndex === ctx.conn.grant.exportIndex && ref.ino === ctx.apRootIno;
+/** True when `ref` is the root this connection sees (its access point's root, or the file system's). */
+async function isConnectionRoot(ctx: CompoundCtx, ref: FileRef): Promise<boolean> {
+  const jail = ctx.conn.jail;
+  return ref.ino === (jail ? await jail.rootIno() : ctx.server.store.rootIno);
 }
 
 function cfh(ctx: CompoundCtx): FileRef {
@@ -69,6 +69,16 @@ function requireDir(ref: FileRef): void {
 
 function requireAccess(ctx: CompoundCtx, stat: Stat, want: number): void {
   if (!mayAccess(stat, ctx.identity, want)) throw new NfsError(N.NFS4ERR_ACCESS);
+}
+
+/**
+ * Removing or renaming `entry` out of `dir`: NFS4ERR_ACCESS for the mode bits,
+ * NFS4ERR_PERM for a sticky directory's owner rule (RFC 8881 15.1.6.2: the
+ * caller is neither root nor the owner).
+ */
+function requireDeleteEntry(ctx: CompoundCtx, dir: Stat, entry: Stat): void {
+  const refusal = deleteEntryRefusal(dir, entry, ctx.identity);
+  if (refusal) throw new NfsError(refusal === 'sticky' ? N.NFS4ERR_PERM : N.NFS4ERR_ACCESS, `${refusal}: may not remove the entry`);
 }
 
 function cinfo(c: DirChange): N.change_info4 {
@@ -89,7 +99,6 @@ const PUTROOTFH: OpSpec<undefined, void> = {
   decode: noArgs,
   async run(ctx) {
     const stat = await connectionRoot(ctx);
-    ctx.apRootIno = stat.ino;
     ctx.cfh = fileRef(ctx, stat);
     ctx.currentStateid = undefined;
   },
@@ -105,11 +114,11 @@ const PUTFH: OpSpec<N.PUTFH4args, void> = {
   async run(ctx, args) {
     const decoded = ctx.server.fh.decode(args.object);
     if (!decoded) throw new NfsError(N.NFS4ERR_BADHANDLE);
-    // through an access point, only handles handed out through it are valid (the jail)
-    if (ctx.conn.grant.accessPoint && decoded.exportIndex !== ctx.conn.grant.exportIndex) {
-      throw new NfsError(N.NFS4ERR_STALE, 'handle from outside the access point');
-    }
+    // through an access point, only handles handed out through it, naming objects inside it now (the jail)
+    const jail = ctx.conn.jail;
+    if (jail && !jail.admitsExport(decoded.exportIndex)) throw new NfsError(N.NFS4ERR_STALE, 'handle from outside the access point');
     const stat = await ctx.server.store.verify(decoded.ino, decoded.gen);
+    if (jail && !(await jail.admits(stat.ino))) throw new NfsError(N.NFS4ERR_STALE, 'object outside the access point');
     // keep the client's bytes: they are a view into the request, so copy once
     ctx.cfh = { ino: stat.ino, gen: stat.gen, fh: Buffer.from(args.object), stat };
     ctx.currentStateid = undefined;
@@ -173,11 +182,11 @@ const LOOKUPP: OpSpec<undefined, void> = {
   async run(ctx) {
     const dir = cfh(ctx);
     requireDir(dir);
-    if (ctx.conn.grant.accessPoint) {
-      // at the access point's root, ".." is the root itself: nothing above it is reachable
-      if (ctx.apRootIno === undefined) ctx.apRootIno = (await connectionRoot(ctx)).ino;
-      if (dir.ino === ctx.apRootIno) return;
-    } else if (dir.ino === ctx.server.store.rootIno) throw new NfsError(N.NFS4ERR_NOENT, 'LOOKUPP at the root');
+    if (await isConnectionRoot(ctx, dir)) {
+      // at an access point's root, ".." is the root itself: nothing above it is reachable
+      if (ctx.conn.jail) return;
+      throw new NfsError(N.NFS4ERR_NOENT, 'LOOKUPP at the root');
+    }
     requireAccess(ctx, dir.stat, MAY_EXEC);
     const stat = await ctx.server.store.parent(dir.ino);
     ctx.cfh = fileRef(ctx, stat);
@@ -298,7 +307,7 @@ const REMOVE: OpSpec<N.REMOVE4args, N.REMOVE4resok> = {
     const store = ctx.server.store;
     const dirStat = await refresh(ctx, dir);
     const entry = await store.lookup(dir.ino, name);
-    if (!mayDeleteEntry(dirStat, entry, ctx.identity)) throw new NfsError(N.NFS4ERR_ACCESS);
+    requireDeleteEntry(ctx, dirStat, entry);
     const done = await store.remove(dir.ino, name);
     return { cinfo: cinfo(done.dir) };
   },
@@ -321,7 +330,7 @@ const RENAME: OpSpec<N.RENAME4args, N.RENAME4resok> = {
     const fromStat = await store.getattr(fromDir.ino);
     const toStat = fromDir.ino === toDir.ino ? fromStat : await store.getattr(toDir.ino);
     const entry = await store.lookup(fromDir.ino, oldName);
-    if (!mayDeleteEntry(fromStat, entry, ctx.identity)) throw new NfsError(N.NFS4ERR_ACCESS);
+    requireDeleteEntry(ctx, fromStat, entry);
     requireAccess(ctx, toStat, MAY_WRITE | MAY_EXEC);
     let existing: Stat | undefined;
     try {
@@ -334,7 +343,7 @@ const RENAME: OpSpec<N.RENAME4args, N.RENAME4resok> = {
         // same object (or hard links to it): POSIX says do nothing
         return { source_cinfo: cinfo({ before: fromStat.change, after: fromStat.change }), target_cinfo: cinfo({ before: toStat.change, after: toStat.change }) };
       }
-      if (!mayDeleteEntry(toStat, existing, ctx.identity)) throw new NfsError(N.NFS4ERR_ACCESS);
+      requireDeleteEntry(ctx, toStat, existing);
       if (existing.kind === 'dir' && entry.kind !== 'dir') throw new NfsError(N.NFS4ERR_EXIST);
       if (existing.kind !== 'dir' && entry.kind === 'dir') throw new NfsError(N.NFS4ERR_EXIST);
     }
@@ -455,7 +464,7 @@ const SECINFO_NO_NAME: OpSpec<number, N.secinfo4[]> = {
     const ref = cfh(ctx);
     if (style === N.SECINFO_STYLE4_PARENT) {
       requireDir(ref);
-      if (isConnectionRoot(ctx, ref)) throw new NfsError(N.NFS4ERR_NOENT);
+      if (await isConnectionRoot(ctx, ref)) throw new NfsError(N.NFS4ERR_NOENT);
     } else if (style !== N.SECINFO_STYLE4_CURRENT_FH) throw new NfsError(N.NFS4ERR_INVAL);
     ctx.cfh = undefined;
     return SECINFO_RESULT;
