@@ -7,9 +7,98 @@
 import { XdrReader } from '../xdr/reader.js';
 import { XdrWriter } from '../xdr/writer.js';
 import type { fattr4 } from '../xdr/gen/nfs4.js';
-import { FATTR } from '../nfs4/attr-numbers.js';
 
-export { FATTR };
+/**
+ * Attribute numbers (bit positions in bitmap4), written out here from the
+ * RFCs' tables (RFC 8881 5.6/5.7, RFC 7530 5.6/5.7) and NOT taken from the
+ * server's table (src/nfs4/attr-numbers.ts): the integration tests decode the
+ * server's replies with this one, so a wrong number on either side shows up
+ * as a mismatch instead of agreeing with itself.
+ * test/unit/client-attr-numbers.test.ts pins each number to the RFC value
+ * and to the generated FATTR4_* constants.
+ */
+export const FATTR = {
+  // REQUIRED (RFC 8881 5.6; RFC 7530 5.6)
+  SUPPORTED_ATTRS: 0,
+  TYPE: 1,
+  FH_EXPIRE_TYPE: 2,
+  CHANGE: 3,
+  SIZE: 4,
+  LINK_SUPPORT: 5,
+  SYMLINK_SUPPORT: 6,
+  NAMED_ATTR: 7,
+  FSID: 8,
+  UNIQUE_HANDLES: 9,
+  LEASE_TIME: 10,
+  RDATTR_ERROR: 11,
+  FILEHANDLE: 19,
+  // RECOMMENDED (RFC 8881 5.7; RFC 7530 5.7)
+  ACL: 12,
+  ACLSUPPORT: 13,
+  ARCHIVE: 14,
+  CANSETTIME: 15,
+  CASE_INSENSITIVE: 16,
+  CASE_PRESERVING: 17,
+  CHOWN_RESTRICTED: 18,
+  FILEID: 20,
+  FILES_AVAIL: 21,
+  FILES_FREE: 22,
+  FILES_TOTAL: 23,
+  FS_LOCATIONS: 24,
+  HIDDEN: 25,
+  HOMOGENEOUS: 26,
+  MAXFILESIZE: 27,
+  MAXLINK: 28,
+  MAXNAME: 29,
+  MAXREAD: 30,
+  MAXWRITE: 31,
+  MIMETYPE: 32,
+  MODE: 33,
+  NO_TRUNC: 34,
+  NUMLINKS: 35,
+  OWNER: 36,
+  OWNER_GROUP: 37,
+  QUOTA_AVAIL_HARD: 38,
+  QUOTA_AVAIL_SOFT: 39,
+  QUOTA_USED: 40,
+  RAWDEV: 41,
+  SPACE_AVAIL: 42,
+  SPACE_FREE: 43,
+  SPACE_TOTAL: 44,
+  SPACE_USED: 45,
+  SYSTEM: 46,
+  TIME_ACCESS: 47,
+  TIME_ACCESS_SET: 48,
+  TIME_BACKUP: 49,
+  TIME_CREATE: 50,
+  TIME_DELTA: 51,
+  TIME_METADATA: 52,
+  TIME_MODIFY: 53,
+  TIME_MODIFY_SET: 54,
+  MOUNTED_ON_FILEID: 55,
+  // new in NFSv4.1 (RFC 8881 5.6, 5.7)
+  DIR_NOTIF_DELAY: 56,
+  DIRENT_NOTIF_DELAY: 57,
+  DACL: 58,
+  SACL: 59,
+  CHANGE_POLICY: 60,
+  FS_STATUS: 61,
+  FS_LAYOUT_TYPES: 62,
+  LAYOUT_HINT: 63,
+  LAYOUT_TYPES: 64,
+  LAYOUT_BLKSIZE: 65,
+  LAYOUT_ALIGNMENT: 66,
+  FS_LOCATIONS_INFO: 67,
+  MDSTHRESHOLD: 68,
+  RETENTION_GET: 69,
+  RETENTION_SET: 70,
+  RETENTEVT_GET: 71,
+  RETENTEVT_SET: 72,
+  RETENTION_HOLD: 73,
+  MODE_SET_MASKED: 74,
+  SUPPATTR_EXCLCREAT: 75,
+  FS_CHARSET_CAP: 76,
+} as const;
 
 export type AttrName = keyof typeof FATTR;
 

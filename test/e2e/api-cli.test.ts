@@ -213,7 +213,8 @@ describe('EFS management API with the AWS CLI (/usr/bin/aws)', () => {
     expect(fsd.FileSystemId, why('create-fs')).toMatch(FS_ID_RE);
     expect(fsd.CreationToken).toBe(token);
     expect(fsd.Name).toBe('api-cli-fs');
-    expect(['creating', 'available']).toContain(fsd.LifeCycleState);
+    // CreateFileSystem answers `creating` (efs-behaviour.md 1.4); Describe shows `available` after
+    expect(fsd.LifeCycleState).toBe('creating');
     expect(fsd.NumberOfMountTargets).toBe(0);
     expect(fsd.PerformanceMode).toBe('generalPurpose');
     expect(fsd.ThroughputMode).toBe('bursting');
@@ -282,7 +283,8 @@ describe('EFS management API with the AWS CLI (/usr/bin/aws)', () => {
     // the CLI fills in an idempotency token when none is given
     expect(typeof ap.ClientToken).toBe('string');
     expect(ap.ClientToken.length).toBeGreaterThan(0);
-    expect(['creating', 'available']).toContain(ap.LifeCycleState);
+    // CreateAccessPoint answers `creating` (efs-behaviour.md 1.2, 1.4)
+    expect(ap.LifeCycleState).toBe('creating');
 
     expect(okText('ap-id')).toBe(ap.AccessPointId);
     expect(val('ap-state')).toBe('available');
@@ -306,7 +308,8 @@ describe('EFS management API with the AWS CLI (/usr/bin/aws)', () => {
     expect(mt, why('create-mt')).toMatchObject(expected);
     expect(mt.MountTargetId).toMatch(/^fsmt-[0-9a-f]{17}$/);
     expect(mt.OwnerId).toMatch(/^\d{12}$/);
-    expect(['creating', 'available']).toContain(mt.LifeCycleState);
+    // CreateMountTarget answers `creating` (efs-behaviour.md 1.2, 1.4)
+    expect(mt.LifeCycleState).toBe('creating');
     expect(mt.NetworkInterfaceId).toMatch(/^eni-[0-9a-f]+$/);
     expect(mt.VpcId).toMatch(/^vpc-[0-9a-f]+$/);
     expect(mt.AvailabilityZoneName).toMatch(new RegExp(`^${REGION}[a-z]`));

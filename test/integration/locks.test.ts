@@ -76,9 +76,10 @@ describe('byte-range locks between two clients', () => {
     const fb = await b.open('/shared-read.dat', { access: 'read' });
     await a.lock(fa.fh, fa.stateid, { type: N.READ_LT, offset: 0, length: 10, owner: 'ra' });
     const lb = await b.lock(fb.fh, fb.stateid, { type: N.READ_LT, offset: 0, length: 10, owner: 'rb' });
-    // a write lock by B on its read-only open is refused (OPENMODE) or denied by A's read lock
+    // a write lock on a read-only open is OPENMODE (RFC 8881 15.1, NFS4ERR_OPENMODE: a LOCK the stateid does not
+    // sanction), whatever A holds: DENIED would tell B to wait for a lock it can never get
     const w = await lockError(b.lock(fb.fh, fb.stateid, { type: N.WRITE_LT, offset: 0, length: 10, owner: 'rb' }));
-    expect(['NFS4ERR_OPENMODE', 'NFS4ERR_DENIED']).toContain(w.statusName);
+    expect(w.statusName).toBe('NFS4ERR_OPENMODE');
     // CLOSE while the lock owner still holds locks: LOCKS_HELD
     const held = await lockError(b.close(fb.fh, fb.stateid));
     expect(held.statusName).toBe('NFS4ERR_LOCKS_HELD');
@@ -122,9 +123,11 @@ describe('byte-range locks between two clients', () => {
     const lb = await b.lock(fb.fh, fb.stateid, { offset: 0, length: 10, owner: 'after-reboot' });
     await b.locku(fb.fh, lb, { offset: 0, length: 10 });
     await b.close(fb.fh, fb.stateid);
-    // the old session is gone
+    // the old incarnation went with its sessions when the new one was confirmed (RFC 8881 18.35, EXCHANGE_ID's
+    // "client restart" case): its session is unknown, BADSESSION (RFC 8881 18.46.3); NFS4ERR_DEADSESSION is
+    // for a persistent session that survived a server restart, which this server does not offer
     const old = await a1.compound([{ argop: N.OP_PUTROOTFH }]);
-    expect([N.NFS4ERR_BADSESSION, N.NFS4ERR_DEADSESSION]).toContain(old.status);
+    expect(old.status).toBe(N.NFS4ERR_BADSESSION);
   });
 
   it('rejects a zero-length lock and ranges that overflow', async () => {
@@ -137,6 +140,9 @@ describe('byte-range locks between two clients', () => {
   });
 });
 
+// When a lease runs out, and not before, is checked against the fake clock in
+// test/unit/state-lease.test.ts ("holds a silent client's locks for one lease, then the reaper releases them").
+// Here only the wiring: the real server's reaper frees a silent client's locks on its own.
 describe('lease expiry releases locks', () => {
   let srv: TestServer;
 
@@ -153,29 +159,24 @@ describe('lease expiry releases locks', () => {
     const fa = await a.create('/lease.dat');
     await a.lock(fa.fh, fa.stateid, { offset: 0, length: NFS4_LENGTH_EOF, owner: 'a' });
     const fb = await b.open('/lease.dat', { access: 'both' });
-    const start = Date.now();
-    // A goes silent from here on (its connection stays open)
+    // A goes silent from here on (its connection stays open); B polls as a blocking lock does
     let granted = false;
     let denials = 0;
-    while (Date.now() - start < 30000) {
+    for (let attempt = 0; attempt < 60 && !granted; attempt++) {
       try {
         await b.lock(fb.fh, fb.stateid, { offset: 0, length: NFS4_LENGTH_EOF, owner: 'b' });
         granted = true;
-        break;
       } catch (err) {
         if (!(err instanceof NfsStatusError) || err.status !== N.NFS4ERR_DENIED) throw err;
         denials++;
+        await sleep(500);
       }
-      await sleep(500);
     }
-    const elapsed = Date.now() - start;
     expect(granted).toBe(true);
     expect(denials).toBeGreaterThan(0);
-    // not before one lease, and within about two leases (plus reaper slack)
-    expect(elapsed).toBeGreaterThanOrEqual(srv.leaseSeconds * 1000 - 500);
-    expect(elapsed).toBeLessThan(srv.leaseSeconds * 1000 * 3);
-    // A's state is gone: its stateid is no longer usable
+    // the server destroys an expired client with its sessions (state/manager.ts reap), so A's next
+    // SEQUENCE names an unknown session: BADSESSION (RFC 8881 18.46.3)
     const res = await a.compound([{ argop: N.OP_PUTFH, opputfh: { object: fa.fh } }, { argop: N.OP_READ, opread: { stateid: fa.stateid, offset: 0, count: 1 } }]);
-    expect([N.NFS4ERR_BADSESSION, N.NFS4ERR_EXPIRED, N.NFS4ERR_BAD_STATEID, N.NFS4ERR_DEADSESSION, N.NFS4ERR_ADMIN_REVOKED]).toContain(res.status);
+    expect(res.status).toBe(N.NFS4ERR_BADSESSION);
   });
 });

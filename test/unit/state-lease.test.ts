@@ -1,7 +1,8 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import * as N from '../../src/xdr/gen/nfs4.js';
 import { NfsError } from '../../src/nfs4/status.js';
-import { makeEnv, mount40, mount41, type Env } from './state-fakes.js';
+import { NfsStateManager } from '../../src/state/manager.js';
+import { Clock, FakeStore, makeEnv, mount40, mount41, silent, tempDir, type Env } from './state-fakes.js';
 
 let env: Env;
 afterEach(async () => {
@@ -57,6 +58,51 @@ describe('leases', () => {
       ),
     ).toBe(N.NFS4ERR_BADSESSION);
     expect(sm.stats().sessions).toBe(1);
+  });
+
+  it("holds a silent client's locks for one lease, then the reaper releases them", async () => {
+    // the server's own reaper timer (a quarter lease), not reap() by hand; timers and clock move together
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+    try {
+      const clock = new Clock();
+      const store = new FakeStore();
+      const metaDir = tempDir();
+      const sm = new NfsStateManager({ leaseSeconds: 10, store, metaDir, log: silent, now: clock.now });
+      env = { sm, store, clock, metaDir };
+      const tick = (ms: number) => {
+        clock.advance(ms);
+        vi.advanceTimersByTime(ms);
+      };
+      const f = store.add(1, 'f', 'reg');
+      const a = await mount41(sm, 'silent-a');
+      const b = await mount41(sm, 'patient-b');
+      const openA = await sm.openState(sm.newOpenOwner(a.client, Buffer.from('oa'), 1), f.ino, 3);
+      sm.lock(sm.lockStateFor(openA, Buffer.from('la'), 0), N.WRITE_LT, 0, 100);
+      const lb = sm.lockStateFor(await sm.openState(sm.newOpenOwner(b.client, Buffer.from('ob'), 1), f.ino, 3), Buffer.from('lb'), 0);
+      // A goes silent; B keeps its own lease (as its SEQUENCEs would) and asks every quarter lease
+      const quarter = 2500;
+      for (let t = quarter; t <= 10_000; t += quarter) {
+        tick(quarter);
+        sm.renewClient(b.client);
+        // a full lease since A's last renewal is not yet past it: the reaper (it ran at 10 s too) keeps A
+        expect(await status(() => sm.lock(lb, N.WRITE_LT, 0, 100)), `at ${t} ms`).toBe(N.NFS4ERR_DENIED);
+      }
+      expect(a.client.dead).toBe(false);
+      // the reaper's next run after the lease ran out releases A's locks
+      tick(quarter);
+      await settle();
+      expect(a.client.dead).toBe(true);
+      expect(await status(() => sm.lock(lb, N.WRITE_LT, 0, 100))).toBe(N.NFS4_OK);
+      // A's stateid answers EXPIRED, its session BADSESSION
+      expect(await status(() => sm.findState({ seqid: 0, other: openA.other }, 1))).toBe(N.NFS4ERR_EXPIRED);
+      expect(
+        await status(() =>
+          sm.sequence({ sa_sessionid: a.id, sa_sequenceid: 1, sa_slotid: 0, sa_highest_slotid: 0, sa_cachethis: false }, Buffer.from('x'), 1),
+        ),
+      ).toBe(N.NFS4ERR_BADSESSION);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('does not expire a client with a request in progress', async () => {
