@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import net from 'node:net';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -135,6 +136,17 @@ describe('connection limits', () => {
     expect(r.logs.some((l) => l.msg === 'closing connection' && String(l.reason).startsWith('a record was not completed within 1 s'))).toBe(true);
     expect(r.logs.some((l) => l.msg === 'closing connection' && l.reason === 'no call for 2 s')).toBe(true);
     expect(await mountAndStat(r)).toBe(N.NF4DIR);
+  });
+
+  it('gives the place of every closed connection back, plain and TLS', async () => {
+    const r = await serve({ maxConnectionsPerSource: 2, maxConnections: 2 });
+    for (let i = 0; i < 4; i++) {
+      const c = await NfsClient.connect({ host: '127.0.0.1', port: r.server.port, ...(i % 2 ? { tls: { ca: readFileSync(r.server.caFile), servername: 'localhost' } } : {}) });
+      await c.rootFh();
+      await c.disconnect();
+      while (r.server.connectionStats().open > 0) await new Promise((res) => setImmediate(res));
+    }
+    expect(r.server.connectionStats()).toMatchObject({ open: 0, admitted: 4, refusedPerSource: 0, refusedGlobal: 0 });
   });
 
   it('says at start which limits are in force', async () => {
