@@ -85,7 +85,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       maxOpensPerClient: limits.maxOpensPerClient,
       maxOpens: limits.maxOpens,
     },
-    'limits in force (change them in the config\'s "limits" section)',
+    'limits in force (set them in the config file, section limits)',
   );
 
   // The model: the config's declarations, then what the API saved.

@@ -199,7 +199,7 @@ export function summarizeProfile(file: string, o: SummaryOptions = {}): string {
     self.set(id, (self.get(id) ?? 0) + Math.max(0, dt));
   }
 
-  // nearest enclosing frame from the project's own code (src/ or scripts/)
+  // nearest enclosing frame from the project's own code (src/, its build in dist/, or scripts/)
   const parent = new Map<number, number>();
   for (const n of prof.nodes) for (const ch of n.children ?? []) parent.set(ch, n.id);
   const ownFrame = new Map<number, string | null>();
@@ -215,7 +215,7 @@ export function summarizeProfile(file: string, o: SummaryOptions = {}): string {
       }
       seen.push(cur);
       const cf = byId.get(cur)!.callFrame;
-      if (/^(src|scripts)\//.test(shortUrl(cf.url))) {
+      if (/^(src|scripts|dist)\//.test(shortUrl(cf.url))) {
         found = `${cf.functionName || '(anonymous)'}  ${where(cf)}`;
         break;
       }

@@ -2,7 +2,7 @@
  * Starting and stopping the two servers the benchmark compares, each as its
  * own process on a loopback port with a private, fresh directory:
  *
- *  - localefs: `node --import tsx src/main.ts` (optionally under --cpu-prof);
+ *  - localefs: `node dist/main.js`, as `npm start` runs it (optionally under --cpu-prof);
  *  - nfs-ganesha (Debian's ganesha.nfsd + FSAL_VFS) in the foreground (-F),
  *    configured from a file written here: NFSv4 only, one export of a temp
  *    dir, numeric owners, no root squash, no grace period.
@@ -125,7 +125,7 @@ function makeServer(name: ServerName, child: ChildProcess, port: number, dir: st
 }
 
 export interface LocalefsStart {
-  /** Repository root (where src/main.ts is). */
+  /** Repository root (where scripts/build.mjs compiles src/ into dist/). */
   repo: string;
   /** Fresh directory for the data and log. */
   dir: string;
@@ -139,11 +139,13 @@ export async function startLocalefs(o: LocalefsStart): Promise<BenchServer> {
   const port = await freePort();
   const log = path.join(o.dir, 'localefs.log');
   const fd = openSync(log, 'a');
-  const nodeArgs = ['--import', 'tsx'];
+  // what `npm start` runs: the compiled JavaScript in dist/, built afresh
+  execFileSync(process.execPath, [path.join(o.repo, 'scripts/build.mjs'), '--quiet'], { cwd: o.repo, stdio: 'inherit' });
+  const nodeArgs: string[] = [];
   if (o.cpuProfDir) nodeArgs.push('--cpu-prof', `--cpu-prof-dir=${o.cpuProfDir}`);
   const args = [
     ...nodeArgs,
-    path.join(o.repo, 'src/main.ts'),
+    path.join(o.repo, 'dist/main.js'),
     '--data',
     path.join(o.dir, 'data'),
     '--port',
