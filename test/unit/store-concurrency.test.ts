@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import { lstat } from 'node:fs/promises';
 import path from 'node:path';
 import { LocalStore } from '../../src/store/local/local-store.js';
+import { sys } from '../../src/store/local/sys.js';
 import { KeyedMutex } from '../../src/util/keyed-mutex.js';
 import { TouchClock } from '../../src/store/local/touch-clock.js';
 import { StoreError } from '../../src/store/types.js';
@@ -13,7 +14,7 @@ import { DIR, FILE, useTempStores } from './store-helpers.js';
 // other; removing a directory still takes it exclusively; ops on one directory
 // entry are serialized by the entry lock; stat reads that one of our mutations
 // overlapped do not undo that mutation's index upkeep. Stalls are made by
-// holding one fs call of the store (spied on fs / fs.promises) behind a gate.
+// holding one system call of the store (spied on its sys table) behind a gate.
 
 // registered before the hook below, so the stores shut down after it (after-hooks run last-registered first)
 const { fresh: open } = useTempStores();
@@ -54,34 +55,32 @@ function outcome<T>(p: Promise<T>): Promise<T | string> {
   });
 }
 
-/** Holds the first fs.promises[fn] call whose path ends with `suffix` until the gate opens. */
+/** Holds the first sys[fn] call of the store whose path ends with `suffix` until the gate opens. */
 function holdPromiseCall(fn: 'unlink' | 'open', suffix: string): { held: () => boolean; release: () => void } {
   const g = gate();
   let held = false;
-  const real = fs.promises[fn] as (...a: unknown[]) => Promise<unknown>;
-  vi.spyOn(fs.promises, fn).mockImplementation((async (...args: unknown[]) => {
+  const real = sys[fn] as (...a: unknown[]) => Promise<unknown>;
+  vi.spyOn(sys, fn).mockImplementation((async (...args: unknown[]) => {
     if (!held && String(args[0]).endsWith(suffix)) {
       held = true;
       await g.wait;
     }
-    return real.apply(fs.promises, args);
+    return real(...args);
   }) as never);
   return { held: () => held, release: g.open };
 }
 
-/** Lets the first fs.lstat of a path ending with `suffix` run, but holds its result until the gate opens. */
+/** Lets the first sys.lstat of a path ending with `suffix` run, but holds its result until the gate opens. */
 function holdLstatResult(suffix: string): { held: () => boolean; release: () => void } {
   const g = gate();
   let held = false;
-  const real = fs.lstat;
-  vi.spyOn(fs, 'lstat').mockImplementation(((p: fs.PathLike, opts: unknown, cb: (e: unknown, st: unknown) => void) => {
-    if (!held && String(p).endsWith(suffix)) {
-      held = true;
-      (real as (...a: unknown[]) => void)(p, opts, (e: unknown, st: unknown) => void g.wait.then(() => cb(e, st)));
-      return;
-    }
-    (real as (...a: unknown[]) => void)(p, opts, cb);
-  }) as never);
+  const real = sys.lstat;
+  vi.spyOn(sys, 'lstat').mockImplementation((p: string) => {
+    const result = real(p);
+    if (held || !p.endsWith(suffix)) return result;
+    held = true;
+    return g.wait.then(() => result);
+  });
   return { held: () => held, release: g.open };
 }
 

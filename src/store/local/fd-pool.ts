@@ -25,10 +25,10 @@
  * touch). The last close of a file closes its fds (in the background for
  * evictions, awaited for close()).
  */
-import type { promises as fsp } from 'node:fs';
+import type { Fd } from './sys.js';
 import { StoreError } from '../types.js';
 
-type FileHandle = fsp.FileHandle;
+type FileHandle = Fd;
 
 const DONE: Promise<void> = Promise.resolve();
 

@@ -1,4 +1,4 @@
-import fs, { promises as fsp, constants as C, type BigIntStats } from 'node:fs';
+import { promises as fsp, constants as C, type BigIntStats } from 'node:fs';
 import path from 'node:path';
 import { execFile } from 'node:child_process';
 import net from 'node:net';
@@ -19,6 +19,7 @@ import {
   type Store,
 } from '../types.js';
 import { Lru } from './lru.js';
+import { sys, type Fd } from './sys.js';
 import { FdPool, type FdEntry, type FdPoolStats } from './fd-pool.js';
 import { RwLock } from './rwlock.js';
 import { KeyedMutex } from '../../util/keyed-mutex.js';
@@ -82,7 +83,7 @@ export interface LocalStoreOptions {
 
 /** The fd of a file createFile just made, parked for the open() that follows. */
 interface Handoff {
-  fh: fsp.FileHandle;
+  fh: Fd;
   gen: number;
   at: number;
 }
@@ -118,12 +119,6 @@ const O_DIRECTORY = C.O_DIRECTORY;
 const O_NONBLOCK = C.O_NONBLOCK;
 const LSTAT_CONCURRENCY = 128;
 
-/** lstat with bigint fields (the callback API: markedly cheaper than fs/promises for bulk use). */
-function lstat(p: string): Promise<BigIntStats> {
-  return new Promise((resolve, reject) => {
-    fs.lstat(p, { bigint: true }, (err, st) => (err ? reject(err) : resolve(st)));
-  });
-}
 
 /**
  * The Store on a local directory.
@@ -248,16 +243,16 @@ export class LocalStore implements Store {
 
     let created = false;
     try {
-      const st = await lstat(root);
+      const st = await sys.lstat(root);
       if (!st.isDirectory()) throw new Error('localefs store: root is not a directory (or is a symlink)');
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
       await fsp.mkdir(root, { recursive: true, mode: 0o755 });
-      await fsp.chmod(root, 0o755);
-      if (!emulate) await fsp.lchown(root, 0, 0);
+      await sys.chmod(root, 0o755);
+      if (!emulate) await sys.lchown(root, 0, 0);
       created = true;
     }
-    const rootSt = await lstat(root);
+    const rootSt = await sys.lstat(root);
     // again with symlinks in the parents resolved
     const realRel = path.relative(await fsp.realpath(root), await fsp.realpath(metaDir));
     if (realRel === '' || (!realRel.startsWith('..') && !path.isAbsolute(realRel))) {
@@ -455,7 +450,7 @@ export class LocalStore implements Store {
     const root = ino === this.rootIno;
     let st: BigIntStats;
     try {
-      st = await lstat(p);
+      st = await sys.lstat(p);
     } catch (e) {
       const code = errnoOf(e);
       if (code === 'ENOENT' || code === 'ENOTDIR') {
@@ -629,7 +624,7 @@ export class LocalStore implements Store {
    * Opens an indexed inode's current path without following a symlink, and checks it is still
    * that inode (and generation `gen` when given). Lock held.
    */
-  private async openIno(ino: number, flags: number, gen?: number): Promise<{ fh: fsp.FileHandle; st: BigIntStats; path: string }> {
+  private async openIno(ino: number, flags: number, gen?: number): Promise<{ fh: Fd; st: BigIntStats; path: string }> {
     const { path: p, stat } = await this.resolveCached(ino);
     if (gen !== undefined && stat.gen !== gen) fail('ESTALE');
     if (stat.kind === 'fifo') flags |= O_NONBLOCK;
@@ -645,19 +640,19 @@ export class LocalStore implements Store {
   }
 
   /**
-   * fsp.open; when the process is out of fds (EMFILE/ENFILE: the fd is allocated before
+   * open(2); when the process is out of fds (EMFILE/ENFILE: the fd is allocated before
    * anything is created, so a retry is safe even with O_CREAT|O_EXCL), sheds idle pooled fds
    * and tries once more.
    */
-  private async openPath(p: string, flags: number, mode?: number): Promise<fsp.FileHandle> {
+  private async openPath(p: string, flags: number, mode?: number): Promise<Fd> {
     try {
-      return await fsp.open(p, flags, mode);
+      return await sys.open(p, flags, mode);
     } catch (e) {
       const code = errnoOf(e);
       if (code !== 'EMFILE' && code !== 'ENFILE') throw e;
       this.log.warn({ code, fds: this.pool.stats().size }, 'out of file descriptors: closing idle pooled fds');
       await this.pool.shed();
-      return fsp.open(p, flags, mode);
+      return sys.open(p, flags, mode);
     }
   }
 
@@ -674,14 +669,14 @@ export class LocalStore implements Store {
             const link = n && ino !== this.rootIno ? { parent: n.parent, name: n.name } : undefined;
             // under the entry lock: the name keeps naming the inode checked below
             await this.names.run(entryKey(link), async () => {
-              let st = await lstat(p);
+              let st = await sys.lstat(p);
               if (inoOf(st) !== ino) {
                 this.changes.forget(ino);
                 return;
               }
               if (changeBase(st.ctimeNs) < floor) {
-                await fsp.lchown(p, -1, -1); // moves ctime to now, past the floor
-                st = await lstat(p);
+                await sys.lchown(p, -1, -1); // moves ctime to now, past the floor
+                st = await sys.lstat(p);
               }
               this.invalidate(ino);
               if (changeBase(st.ctimeNs) >= floor) this.changes.forget(ino);
@@ -735,7 +730,7 @@ export class LocalStore implements Store {
 
   private async lookupIn(dirIno: number, dirPath: string, name: string, locked = false): Promise<Stat> {
     const t = this.clock.now();
-    const st = await lstat(dirPath + '/' + name);
+    const st = await sys.lstat(dirPath + '/' + name);
     // a mount point inside the tree: its inode numbers would collide with ours
     if (st.dev !== this.rootDev) fail('EACCES', 'another file system is mounted here');
     if (!locked && this.clock.since(inoOf(st), t)) {
@@ -846,7 +841,7 @@ export class LocalStore implements Store {
         const r = await this.resolveCached(ino);
         if (r.stat.kind !== 'lnk') fail('EINVAL', 'not a symlink');
         // the entry lock: the name cannot be removed and taken by another file meanwhile
-        return this.names.run(entryKey(r.link), () => fsp.readlink(r.path));
+        return this.names.run(entryKey(r.link), () => sys.readlink(r.path));
       });
     } catch (e) {
       throw this.err(e, 'readlink');
@@ -896,7 +891,7 @@ export class LocalStore implements Store {
           await this.setOwner(inoOf(st), { gen: genOf(st), uid: attrs.uid, gid: attrs.gid, mode: attrs.mode & 0o7777 });
         } catch (e) {
           await fh.close().catch(() => undefined);
-          await fsp.unlink(p).catch(() => undefined);
+          await sys.unlink(p).catch(() => undefined);
           throw e;
         }
         // kept for the open() of this file that usually follows (OPEN with create)
@@ -956,7 +951,7 @@ export class LocalStore implements Store {
     try {
       return await this.creating(false, dirIno, name, async (p) => {
         const real = this.realMode('dir', attrs.mode);
-        await fsp.mkdir(p, real & 0o777);
+        await sys.mkdir(p, real & 0o777);
         let st: BigIntStats;
         try {
           const fh = await this.openPath(p, C.O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
@@ -973,7 +968,7 @@ export class LocalStore implements Store {
           }
           await this.setOwner(inoOf(st), { gen: genOf(st), uid: attrs.uid, gid: attrs.gid, mode: attrs.mode & 0o7777 });
         } catch (e) {
-          await fsp.rmdir(p).catch(() => undefined);
+          await sys.rmdir(p).catch(() => undefined);
           throw e;
         }
         return st;
@@ -990,18 +985,18 @@ export class LocalStore implements Store {
     if (Buffer.byteLength(target, 'utf8') > MAX_SYMLINK_BYTES) throw new StoreError('ENAMETOOLONG', 'symlink target too long');
     try {
       return await this.creating(true, dirIno, name, async (p) => {
-        await fsp.symlink(target, p);
+        await sys.symlink(target, p);
         let st: BigIntStats;
         try {
-          if (!this.overlay) await fsp.lchown(p, attrs.uid, attrs.gid);
+          if (!this.overlay) await sys.lchown(p, attrs.uid, attrs.gid);
           if (attrs.atime !== undefined || attrs.mtime !== undefined) {
-            const cur = await lstat(p);
-            await fsp.lutimes(p, ...timesFor(attrs, cur));
+            const cur = await sys.lstat(p);
+            await sys.lutimes(p, ...timesFor(attrs, cur));
           }
-          st = await lstat(p);
+          st = await sys.lstat(p);
           await this.setOwner(inoOf(st), { gen: genOf(st), uid: attrs.uid, gid: attrs.gid, mode: 0o777 });
         } catch (e) {
-          await fsp.unlink(p).catch(() => undefined);
+          await sys.unlink(p).catch(() => undefined);
           throw e;
         }
         return st;
@@ -1024,18 +1019,18 @@ export class LocalStore implements Store {
         await this.placeSpecial(kind, t, p);
         let st: BigIntStats;
         try {
-          if (!this.overlay) await fsp.lchown(p, attrs.uid, attrs.gid);
+          if (!this.overlay) await sys.lchown(p, attrs.uid, attrs.gid);
           // p is the special file we just made: no symlink can take its place while we hold the lock
-          await fsp.chmod(p, this.realMode(kind, attrs.mode));
+          await sys.chmod(p, this.realMode(kind, attrs.mode));
           if (attrs.atime !== undefined || attrs.mtime !== undefined) {
-            const cur = await lstat(p);
-            await fsp.lutimes(p, ...timesFor(attrs, cur));
+            const cur = await sys.lstat(p);
+            await sys.lutimes(p, ...timesFor(attrs, cur));
           }
-          st = await lstat(p);
+          st = await sys.lstat(p);
           if (kindOf(Number(st.mode)) !== kind) fail('EIO', 'mknod: unexpected file type');
           await this.setOwner(inoOf(st), { gen: genOf(st), uid: attrs.uid, gid: attrs.gid, mode: attrs.mode & 0o7777 });
         } catch (e) {
-          await fsp.unlink(p).catch(() => undefined);
+          await sys.unlink(p).catch(() => undefined);
           throw e;
         }
         return st;
@@ -1043,7 +1038,7 @@ export class LocalStore implements Store {
     } catch (e) {
       throw this.err(e, 'mknod');
     } finally {
-      if (tmp) await fsp.unlink(tmp).catch(() => undefined);
+      if (tmp) await sys.unlink(tmp).catch(() => undefined);
     }
   }
 
@@ -1068,10 +1063,10 @@ export class LocalStore implements Store {
     // closing unlinks the bound name: keep a second name
     const keep = tmp + 'k';
     try {
-      await fsp.link(tmp, keep);
+      await sys.link(tmp, keep);
     } finally {
       await new Promise<void>((resolve) => server.close(() => resolve()));
-      await fsp.unlink(tmp).catch(() => undefined);
+      await sys.unlink(tmp).catch(() => undefined);
     }
     return keep;
   }
@@ -1083,13 +1078,13 @@ export class LocalStore implements Store {
    */
   private async placeSpecial(kind: 'fifo' | 'sock', tmp: string, p: string): Promise<void> {
     try {
-      await fsp.link(tmp, p);
+      await sys.link(tmp, p);
       return;
     } catch (e) {
       if (errnoOf(e) !== 'EXDEV') throw e;
     }
     if (kind === 'sock') fail('ENOTSUP', 'socket files need metaDir on the same file system as root');
-    await lstat(p).then(
+    await sys.lstat(p).then(
       () => fail('EEXIST'),
       (err) => {
         if (errnoOf(err) !== 'ENOENT') throw err;
@@ -1115,9 +1110,9 @@ export class LocalStore implements Store {
         const dm = this.begin(dirIno, dir.stat.change);
         const om = this.begin(ino, src.stat.change);
         try {
-          await fsp.link(src.path, p);
+          await sys.link(src.path, p);
           const t = this.clock.now();
-          const st = await lstat(p);
+          const st = await sys.lstat(p);
           if (inoOf(st) !== ino) fail('EIO', 'link: inode mismatch');
           const s = this.endWithStat(om, st, t);
           this.index.add(ino, dirIno, name, s.gen, s.kind, s.spaceUsed);
@@ -1197,7 +1192,7 @@ export class LocalStore implements Store {
     const dm = this.begin(dirIno, dir.stat.change);
     let st: BigIntStats;
     try {
-      st = await lstat(p);
+      st = await sys.lstat(p);
     } catch (e) {
       this.abort(dm);
       throw e;
@@ -1212,8 +1207,8 @@ export class LocalStore implements Store {
       const removed = this.indexedStat(st, dirIno, name);
       om = this.begin(removed.ino, removed.change);
       held = await this.holdOpen(removed, p);
-      if (removed.kind === 'dir') await fsp.rmdir(p);
-      else await fsp.unlink(p);
+      if (removed.kind === 'dir') await sys.rmdir(p);
+      else await sys.unlink(p);
       this.unlinked(removed, dirIno, name, om);
       const dc = await this.dirAfter(dm, (l) => listingRemove(l, name));
       return { removed, dir: dc };
@@ -1297,11 +1292,11 @@ export class LocalStore implements Store {
         const td = fromDir === toDir ? fd : await this.dirInfo(toDir);
         const fromPath = fd.path + '/' + fromName;
         const toPath = td.path + '/' + toName;
-        const srcSt = await lstat(fromPath);
+        const srcSt = await sys.lstat(fromPath);
         const src = this.indexedStat(srcSt, fromDir, fromName);
         let dst: Stat | undefined;
         try {
-          dst = this.toStat(await lstat(toPath));
+          dst = this.toStat(await sys.lstat(toPath));
         } catch (e) {
           if (errnoOf(e) !== 'ENOENT') throw e;
         }
@@ -1319,7 +1314,7 @@ export class LocalStore implements Store {
         if (dst) {
           if (src.kind === 'dir' && dst.kind !== 'dir') fail('ENOTDIR');
           if (src.kind !== 'dir' && dst.kind === 'dir') fail('EISDIR');
-          dst = this.indexedStat(await lstat(toPath), toDir, toName);
+          dst = this.indexedStat(await sys.lstat(toPath), toDir, toName);
         }
         const fm = this.begin(fromDir, fd.stat.change);
         const tm = fromDir === toDir ? undefined : this.begin(toDir, td.stat.change);
@@ -1329,7 +1324,7 @@ export class LocalStore implements Store {
         try {
           if (dst) held = await this.holdOpen(dst, toPath);
           try {
-            await fsp.rename(fromPath, toPath);
+            await sys.rename(fromPath, toPath);
           } catch (e) {
             if (errnoOf(e) === 'EEXIST') fail('ENOTEMPTY');
             throw e;
@@ -1421,18 +1416,18 @@ export class LocalStore implements Store {
               const p = cur.path;
               let check: BigIntStats;
               try {
-                check = await lstat(p);
+                check = await sys.lstat(p);
               } catch (e) {
                 if (errnoOf(e) === 'ENOENT') fail('ESTALE'); // the name went away before we got the entry lock
                 throw e;
               }
               if (inoOf(check) !== ino) fail('ESTALE');
-              if (chown) await fsp.lchown(p, this.overlay ? -1 : (attrs.uid ?? -1), this.overlay ? -1 : (attrs.gid ?? -1));
+              if (chown) await sys.lchown(p, this.overlay ? -1 : (attrs.uid ?? -1), this.overlay ? -1 : (attrs.gid ?? -1));
               // not a symlink (checked above, under the lock): chmod cannot be redirected
-              if (attrs.mode !== undefined && kind !== 'lnk') await fsp.chmod(p, this.realMode(kind, attrs.mode));
-              if (times) await fsp.lutimes(p, atime, mtime);
+              if (attrs.mode !== undefined && kind !== 'lnk') await sys.chmod(p, this.realMode(kind, attrs.mode));
+              if (times) await sys.lutimes(p, atime, mtime);
               t = this.clock.now();
-              return lstat(p);
+              return sys.lstat(p);
             });
           }
           await this.setOwner(ino, owner);
@@ -1496,7 +1491,7 @@ export class LocalStore implements Store {
   }
 
   /** Opens a pooled file again by path (its fd was evicted): the same inode and generation, or ESTALE. */
-  private async reopen(ino: number, gen: number, writable: boolean): Promise<fsp.FileHandle> {
+  private async reopen(ino: number, gen: number, writable: boolean): Promise<Fd> {
     this.checkOpen();
     return this.lock.shared(async () => (await this.openIno(ino, writable ? C.O_RDWR : C.O_RDONLY, gen)).fh);
   }
@@ -1516,7 +1511,7 @@ export class LocalStore implements Store {
   }
 
   /** Parks the fd of a file createFile just made, for the open() that usually follows. Bounded in number and time. */
-  private park(ino: number, gen: number, fh: fsp.FileHandle): void {
+  private park(ino: number, gen: number, fh: Fd): void {
     this.dropParked(ino);
     if (this.handoffMax === 0) {
       fh.close().catch(() => undefined);
@@ -1581,7 +1576,7 @@ export class LocalStore implements Store {
    * Runs an fd operation on the file's pooled fd (read-write for a writable open), pinned
    * meanwhile; an fd the pool closed is opened again by path first.
    */
-  private withFd<T>(file: LocalFile, fn: (fh: fsp.FileHandle) => Promise<T>): Promise<T> {
+  private withFd<T>(file: LocalFile, fn: (fh: Fd) => Promise<T>): Promise<T> {
     if (file.closed) throw new StoreError('EBADF');
     return this.pool.run(file.entry, file.writable, fn);
   }
@@ -1656,7 +1651,7 @@ export class LocalStore implements Store {
   }
 
   /** Refreshes the cached stat of an inode from its fd (after a write). */
-  private async refreshFromFd(ino: number, fh: fsp.FileHandle): Promise<void> {
+  private async refreshFromFd(ino: number, fh: Fd): Promise<void> {
     const t = this.clock.now();
     const st = await fh.stat({ bigint: true });
     if (inoOf(st) !== ino || !this.index.has(ino)) return;
@@ -1759,7 +1754,7 @@ async function buildIndex(root: string, rootDev: bigint, index: InodeIndex, log:
   const flush = async (): Promise<void> => {
     const entries = batch;
     batch = [];
-    const stats = await Promise.all(entries.map((e) => lstat(e.path).catch(() => undefined)));
+    const stats = await Promise.all(entries.map((e) => sys.lstat(e.path).catch(() => undefined)));
     entries.forEach((e, i) => {
       const st = stats[i];
       if (!st || st.dev !== rootDev) return; // (mount points inside the tree are not served)
