@@ -124,6 +124,12 @@ function makeServer(name: ServerName, child: ChildProcess, port: number, dir: st
   };
 }
 
+/**
+ * The glibc malloc settings `npm start` runs with (package.json): freed 1 MiB request buffers stay
+ * in the heap instead of being unmapped and faulted in again for the next WRITE.
+ */
+const LOCALEFS_MALLOC_ENV = { MALLOC_MMAP_THRESHOLD_: '8388608', MALLOC_TRIM_THRESHOLD_: '268435456' };
+
 export interface LocalefsStart {
   /** Repository root (where scripts/build.mjs compiles src/ into dist/). */
   repo: string;
@@ -158,7 +164,7 @@ export async function startLocalefs(o: LocalefsStart): Promise<BenchServer> {
     '--api-port',
     '0',
   ];
-  const child = spawn(process.execPath, args, { cwd: o.repo, stdio: ['ignore', 'pipe', fd] });
+  const child = spawn(process.execPath, args, { cwd: o.repo, stdio: ['ignore', 'pipe', fd], env: { ...process.env, ...LOCALEFS_MALLOC_ENV } });
   closeSync(fd);
   const server = makeServer('localefs', child, port, o.dir);
   let seen = '';

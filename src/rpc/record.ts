@@ -2,15 +2,17 @@
  * RFC 5531 section 11 record marking: each fragment is a 4-byte header
  * (last-fragment bit + 31-bit length) followed by its bytes. A record whose
  * bytes lie in one socket chunk is handed out as a view (no copy); a record
- * spanning chunks is copied, piece by piece as it arrives, into one buffer.
+ * spanning chunks is kept as views of the chunks it came in and joined once
+ * (one copy) when it is complete.
  *
  * Memory follows the bytes a peer has actually sent, not what its headers
- * claim nor how finely it slices a record: the assembly buffer grows by
- * doubling (up to the record's exact size once the last fragment's header has
- * told it, else up to maxRecord), so it never holds more than twice the
- * record bytes received, and a header claiming 2 MiB allocates nothing before
- * the bytes come. Keeping one view per fragment instead cost ~120 bytes of
- * heap per fragment: a 2 MiB record in 1-byte fragments took ~250 MB.
+ * claim nor how finely it slices a record. Socket chunks are sized to what
+ * each read returned, so a view holds no more than was sent; but each view
+ * costs ~120 bytes of heap, so only pieces of MIN_VIEW bytes or more are
+ * kept as views (at most 3 % overhead) and smaller ones are copied together
+ * into buffers of up to COALESCE bytes. (One view per fragment cost ~250 MB
+ * for a 2 MiB record sent in 1-byte fragments.) A header claiming 2 MiB
+ * allocates nothing before the bytes come.
  *
  * Fragments are counted too. Real clients send one fragment per record, so a
  * record of more than `maxFragments` is hostile (each fragment costs a
@@ -46,6 +48,10 @@ export const DEFAULT_MAX_FRAGMENTS = 4096;
 const LAST_FRAGMENT = 0x80000000;
 const HEAD_KEEP = 8;
 const NO_BYTES = Buffer.alloc(0);
+/** Pieces at least this long are kept as views of their socket chunk. */
+const MIN_VIEW = 4096;
+/** Smaller pieces are copied together into buffers of up to this size. */
+const COALESCE = 16 * 1024;
 
 export class RecordReader {
   private readonly maxFragments: number;
@@ -59,10 +65,13 @@ export class RecordReader {
   private fragmentLeft = 0;
   private inFragment = false;
   private lastFragment = false;
-  /** The record being assembled: `assembled` bytes used of one buffer (absent until a piece needs copying). */
-  private assembly: Buffer | undefined;
+  /** The record being assembled: views of socket chunks and coalesced copies, `assembled` bytes in all. */
+  private parts: Buffer[] = [];
   private assembled = 0;
-  /** Size the assembly may grow to: the record's exact size once its last fragment's header is read, else maxRecord. */
+  /** The buffer small pieces are being copied into (not yet in parts), and the bytes used of it. */
+  private small: Buffer | undefined;
+  private smallUsed = 0;
+  /** Size the record may reach: its exact size once its last fragment's header is read, else maxRecord. */
   private assemblyLimit = 0;
   /** Oversized-record skip mode: the first bytes are kept for the error reply, the rest dropped. */
   private skipping = false;
@@ -80,14 +89,14 @@ export class RecordReader {
     this.maxFragments = options.maxFragments ?? DEFAULT_MAX_FRAGMENTS;
   }
 
-  /** Bytes of memory currently held for an incomplete record (the assembly buffer's size). */
+  /** Bytes of memory currently held for an incomplete record (views and copy buffers). */
   get buffered(): number {
-    return this.assembly?.length ?? 0;
+    return this.assembled - this.smallUsed + (this.small?.length ?? 0);
   }
 
-  /** Buffers held for an incomplete record: 0 or 1, however many fragments it came in (diagnostics). */
+  /** Buffers held for an incomplete record (diagnostics): views of chunks and copy buffers. */
   get heldChunks(): number {
-    return this.assembly ? 1 : 0;
+    return this.parts.length + (this.small ? 1 : 0);
   }
 
   /**
@@ -148,7 +157,8 @@ export class RecordReader {
       this.skipping = true;
       this.skipClaimed = this.assembled + this.fragmentLength;
       // keep what we already have of the head
-      if (this.assembly) this.keepHead(this.assembly.subarray(0, this.assembled));
+      this.sealSmall();
+      for (const p of this.parts) this.keepHead(p);
       this.dropAssembly();
     } else {
       this.assemblyLimit = this.lastFragment ? this.assembled + this.fragmentLength : this.maxRecord;
@@ -156,22 +166,43 @@ export class RecordReader {
     if (this.fragmentLength === 0) this.endFragment();
   }
 
-  /** Copies a piece into the assembly, doubling it when full: at most twice the bytes received, at most assemblyLimit. */
+  /** Adds a piece of the record: a large one as a view, a small one copied into the current copy buffer. */
   private append(piece: Buffer): void {
-    const needed = this.assembled + piece.length;
-    if (!this.assembly || needed > this.assembly.length) {
-      // needed <= assemblyLimit: beginFragment sent records that would pass maxRecord to skip mode
-      const grown = Buffer.allocUnsafe(Math.min(this.assemblyLimit, 2 * needed));
-      if (this.assembly) this.assembly.copy(grown, 0, 0, this.assembled);
-      this.assembly = grown;
+    if (piece.length >= MIN_VIEW) {
+      this.sealSmall();
+      this.parts.push(piece);
+      this.assembled += piece.length;
+      return;
     }
-    piece.copy(this.assembly, this.assembled);
-    this.assembled = needed;
+    const need = this.smallUsed + piece.length;
+    if (!this.small || need > this.small.length) {
+      // grow by doubling up to COALESCE (never past the record's limit): at most twice what it holds
+      const fits = need <= COALESCE;
+      if (!fits) this.sealSmall();
+      const content = fits ? need : piece.length;
+      const room = this.assemblyLimit - (this.assembled - this.smallUsed);
+      const grown = Buffer.allocUnsafe(Math.max(content, Math.min(COALESCE, room, 2 * content)));
+      if (this.small) this.small.copy(grown, 0, 0, this.smallUsed);
+      this.small = grown;
+    }
+    piece.copy(this.small, this.smallUsed);
+    this.smallUsed += piece.length;
+    this.assembled += piece.length;
+  }
+
+  /** Moves the copy buffer's used part into parts. */
+  private sealSmall(): void {
+    if (!this.small) return;
+    this.parts.push(this.small.subarray(0, this.smallUsed));
+    this.small = undefined;
+    this.smallUsed = 0;
   }
 
   private dropAssembly(): void {
-    this.assembly = undefined;
+    this.parts = [];
     this.assembled = 0;
+    this.small = undefined;
+    this.smallUsed = 0;
   }
 
   private keepHead(piece: Buffer): void {
@@ -192,7 +223,8 @@ export class RecordReader {
       this.sink.onOversized(head, claimed);
       return;
     }
-    const record = this.assembly ? this.assembly.subarray(0, this.assembled) : NO_BYTES;
+    this.sealSmall();
+    const record = this.parts.length === 0 ? NO_BYTES : this.parts.length === 1 ? this.parts[0]! : Buffer.concat(this.parts, this.assembled);
     this.dropAssembly();
     this.sink.onRecord(record);
   }

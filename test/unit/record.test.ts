@@ -200,7 +200,7 @@ describe('record marking', () => {
     expect(records.map((r) => r.toString())).toEqual(['abcde', 'whole', '']);
   });
 
-  it('holds one buffer of at most twice the bytes received for a 2 MiB record in 4000 fragments', () => {
+  it('holds at most twice the bytes received, in buffers of kilobytes, for a 2 MiB record in 4000 fragments', () => {
     const size = 2 * 1024 * 1024;
     const payload = Buffer.from(Array.from({ length: size }, (_, i) => (i * 7 + (i >> 11)) & 0xff));
     const records: Buffer[] = [];
@@ -214,7 +214,8 @@ describe('record marking', () => {
       reader.push(chunk);
       received += chunk.length;
       if (i < count - 1) {
-        expect(reader.heldChunks).toBe(1);
+        // fragments of ~500 bytes are copied together: never one buffer per fragment
+        expect(reader.heldChunks).toBeLessThanOrEqual(1 + received / 4096);
         expect(reader.buffered).toBeGreaterThanOrEqual(to);
         expect(reader.buffered).toBeLessThanOrEqual(2 * received);
       }
@@ -225,7 +226,7 @@ describe('record marking', () => {
     expect(reader.buffered).toBe(0);
   });
 
-  it('assembles a single fragment spanning chunks into a buffer of exactly its size, grown only as bytes arrive', () => {
+  it('assembles a single fragment spanning chunks into one buffer of exactly its size, holding only what arrived', () => {
     const size = 1024 * 1024 + 3;
     const payload = Buffer.alloc(size, 0x5a);
     const records: Buffer[] = [];
