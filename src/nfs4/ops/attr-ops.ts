@@ -241,6 +241,8 @@ export async function readdir(ctx: CompoundCtx, a: READDIR4args): Promise<void> 
 
   const w = ctx.reply;
   const start = w.length;
+  // one allocation for the whole result instead of doubling through every size up to it
+  w.ensure(Math.min(budget, 1024 * 1024));
   w.fixedOpaque(ZERO_VERF, 8);
 
   let cookie = a.cookie;

@@ -124,6 +124,7 @@ export class Fd {
  * behind the server's back must not stop the event loop in open().
  */
 function open(p: string, flags: number, mode?: number): Promise<Fd> {
+  // (O_CREAT too: measured, creates on the thread pool ran at 60 to 75 % of the rate of these)
   return now(() => new Fd(fs.openSync(p, flags | fs.constants.O_NONBLOCK, mode)));
 }
 
