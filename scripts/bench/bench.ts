@@ -14,14 +14,15 @@
  *   npm run bench -- --quick            small sizes, 2 repetitions
  *   npm run bench -- --only localefs    one server only (no ratios)
  *   npm run bench -- --workloads small --only localefs --profile /tmp/prof
+ *   npm run bench -- --scale-files 1000000   localefs start-up and memory with 1,000,000 files
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, mkdirSync, openSync, readdirSync, rmSync, statSync, statfsSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { NfsClient, op } from '../../src/client/nfs-client.js';
+import { DEFAULT_GETATTR, NfsClient, decodeAttrs, op } from '../../src/client/nfs-client.js';
 import * as N from '../../src/xdr/gen/nfs4.js';
 import {
   type BenchServer,
@@ -29,32 +30,48 @@ import {
   ganeshaMissing,
   ganeshaVersion,
   killAllSync,
+  processStatusKiB,
   startGanesha,
   startLocalefs,
 } from './servers.js';
-import { GROUPS, METRIC_LABELS, WORKLOADS, fmtRate, type Ctx, type GroupName, type Sample, type Sizes } from './workloads.js';
+import { GROUPS, WORKLOADS, fmtRate, isLatencyMetric, metricLabel, prng, run, type Ctx, type GroupName, type Sample, type Sizes } from './workloads.js';
 import { summarizeProfile } from './profile-summary.js';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+/** --scale-files: files per directory at most, and how many random ones to stat. */
+const SCALE_PER_DIR = 10_000;
+const SCALE_STATS = 1_000;
 
 const USAGE = `Usage: npm run bench -- [options]
 
 Runs the same NFSv4.1 workloads against localefs and nfs-ganesha in one run
-and reports localefs/ganesha ratios (> 1: localefs is faster).
+and reports ratios (> 1: localefs is faster; for the µs/call latency rows the
+ratio is ganesha µs / localefs µs), server CPU per unit and the server's peak
+RSS per row.
 
   --quick               small sizes and 2 repetitions (a smoke run)
   --only NAME           localefs or ganesha: measure one server only
-  --workloads LIST      comma list of metadata,small,stream,random (default all)
+  --workloads LIST      comma list of metadata,small,stream,random,latency (default all)
   --reps N              repetitions (default 5, --quick 2); the median is reported
   --out FILE            JSON results (default /tmp/localefs-bench.json)
   --dir DIR             where the servers' temp dirs go (default ${os.tmpdir()})
   --profile DIR         write a V8 CPU profile of localefs into DIR and summarize it
   --keep                keep the servers' temp dirs
-  --jobs N              files in flight for metadata/small (default 8)
-  --files N             files of the metadata workload (default 2000, --quick 300)
-  --small-files N       files of the small-file workload (default 1000, --quick 200)
+  --jobs N              files in flight for the metadata/small rows (default 8);
+                        each of those rows also runs 1 in flight (*.qd1 metrics)
+  --files N             files of the metadata workload (default 2000, --quick 300;
+                        the 1-in-flight rows use a quarter of it)
+  --small-files N       files of the small-file workload (default 1000, --quick 200;
+                        the 1-in-flight rows use a quarter of it)
   --stream-mib N        size of the streamed file in MiB (default 256, --quick 32)
   --random-reads N      random 4 KiB reads (default 5000, --quick 1000)
+  --latency-ops N       GETATTR and NULL calls of the latency rows (default 5000, --quick 500)
+  --scale-files N       create N empty files (directories of at most ${SCALE_PER_DIR.toLocaleString('en-US')}) in
+                        localefs' data directory before starting it; report its
+                        start-up time, time to the first mount and RSS (after the
+                        mount and after stat of ${SCALE_STATS.toLocaleString('en-US')} random files), next to an
+                        empty data directory. Runs no workloads unless --workloads
+                        is given too (they then run on that populated localefs)
   --timeout-min N       give up (and stop the servers) after N minutes (default 60)
   --help`;
 
@@ -84,6 +101,8 @@ interface Options {
   keep: boolean;
   sizes: Sizes;
   timeoutMin: number;
+  /** --scale-files N (localefs start-up with N files in its data directory). */
+  scaleFiles?: number;
 }
 
 function parseOptions(argv: string[]): Options {
@@ -103,6 +122,8 @@ function parseOptions(argv: string[]): Options {
       'small-files': { type: 'string' },
       'stream-mib': { type: 'string' },
       'random-reads': { type: 'string' },
+      'latency-ops': { type: 'string' },
+      'scale-files': { type: 'string' },
       'timeout-min': { type: 'string' },
       help: { type: 'boolean' },
     },
@@ -118,12 +139,27 @@ function parseOptions(argv: string[]): Options {
     if (values.only !== 'localefs' && values.only !== 'ganesha') throw new UsageError(`--only must be localefs or ganesha, got "${values.only}"`);
     servers = [values.only];
   }
-  const workloads = values.workloads ? values.workloads.split(',').map((w) => w.trim()).filter(Boolean) : Object.keys(WORKLOADS);
+  const scaleFiles = values['scale-files'] !== undefined ? intOpt(values['scale-files'], '--scale-files', 0, 1, 100_000_000) : undefined;
+  // --scale-files alone measures only localefs' start-up; --workloads adds the workloads
+  const workloads = values.workloads
+    ? values.workloads.split(',').map((w) => w.trim()).filter(Boolean)
+    : scaleFiles !== undefined
+      ? []
+      : Object.keys(WORKLOADS);
   for (const w of workloads) if (!(w in WORKLOADS)) throw new UsageError(`unknown workload "${w}" (known: ${Object.keys(WORKLOADS).join(', ')})`);
+  if (scaleFiles !== undefined) {
+    if (!servers.includes('localefs')) throw new UsageError('--scale-files measures localefs; it cannot be combined with --only ganesha');
+    if (workloads.length === 0) servers = ['localefs'];
+  }
+  const metaFiles = intOpt(values.files, '--files', quick ? 300 : 2000);
+  const smallFiles = intOpt(values['small-files'], '--small-files', quick ? 200 : 1000);
   const sizes: Sizes = {
-    metaFiles: intOpt(values.files, '--files', quick ? 300 : 2000),
+    metaFiles,
+    metaFilesQd1: Math.ceil(metaFiles / 4),
     readdirPasses: quick ? 3 : 10,
-    smallFiles: intOpt(values['small-files'], '--small-files', quick ? 200 : 1000),
+    smallFiles,
+    smallFilesQd1: Math.ceil(smallFiles / 4),
+    latencyOps: intOpt(values['latency-ops'], '--latency-ops', quick ? 500 : 5000),
     streamMiB: intOpt(values['stream-mib'], '--stream-mib', quick ? 32 : 256, 1, 65536),
     randomReads: intOpt(values['random-reads'], '--random-reads', quick ? 1000 : 5000),
     jobs: intOpt(values.jobs, '--jobs', 8, 1, 60),
@@ -141,6 +177,7 @@ function parseOptions(argv: string[]): Options {
     keep: values.keep ?? false,
     sizes,
     timeoutMin: intOpt(values['timeout-min'], '--timeout-min', 60, 1, 24 * 60),
+    ...(scaleFiles !== undefined ? { scaleFiles } : {}),
   };
 }
 
@@ -177,26 +214,40 @@ const median = (xs: number[]): number => {
 };
 
 interface ServerSummary {
+  /** Median rate (unit/s). */
   rate: number;
+  /** Rate of each repetition. */
   samples: number[];
+  /** Latency rows: median µs per call (the value the table shows), and each repetition's. */
+  latencyUs?: number;
+  latencySamplesUs?: number[];
   /** Median server CPU per unit (µs). */
   serverCpuUsPerUnit: number;
   /** Median client CPU per unit (µs). */
   clientCpuUsPerUnit: number;
+  /** Highest server RSS seen in any repetition of the phase (MiB; sampled every 50 ms). */
+  peakRssMiB: number;
 }
 
 interface MetricResult {
   metric: string;
   label: string;
   unit: string;
+  /** 'rate': unit/s, higher is better; 'latency': µs per call, lower is better. */
+  kind: 'rate' | 'latency';
   servers: Partial<Record<ServerName, ServerSummary>>;
+  /** > 1: localefs is faster. rate rows: localefs rate / ganesha rate; latency rows: ganesha µs / localefs µs. */
   ratio?: number;
 }
 
-function summarize(samples: Map<string, Sample[]>, servers: ServerName[], metrics: string[]): MetricResult[] {
+const usPerCall = (x: Sample) => (x.seconds * 1e6) / x.amount;
+const maxOf = (xs: number[]) => xs.reduce((m, x) => (Number.isFinite(x) && !(x <= m) ? x : m), Number.NaN);
+
+function summarize(samples: Map<string, Sample[]>, servers: ServerName[], metrics: string[], jobs: number): MetricResult[] {
   const out: MetricResult[] = [];
   for (const metric of metrics) {
-    const r: MetricResult = { metric, label: METRIC_LABELS[metric] ?? metric, unit: '', servers: {} };
+    const kind = isLatencyMetric(metric) ? 'latency' : 'rate';
+    const r: MetricResult = { metric, label: metricLabel(metric, jobs), unit: '', kind, servers: {} };
     for (const s of servers) {
       const xs = samples.get(`${s}/${metric}`) ?? [];
       if (xs.length === 0) continue;
@@ -204,32 +255,95 @@ function summarize(samples: Map<string, Sample[]>, servers: ServerName[], metric
       r.servers[s] = {
         rate: median(xs.map((x) => x.rate)),
         samples: xs.map((x) => x.rate),
+        ...(kind === 'latency' ? { latencyUs: median(xs.map(usPerCall)), latencySamplesUs: xs.map(usPerCall) } : {}),
         serverCpuUsPerUnit: median(xs.map((x) => (x.serverCpuMs * 1000) / x.amount)),
         clientCpuUsPerUnit: median(xs.map((x) => (x.clientCpuMs * 1000) / x.amount)),
+        peakRssMiB: maxOf(xs.map((x) => x.serverPeakRssMiB)),
       };
     }
-    const a = r.servers.localefs?.rate;
-    const b = r.servers.ganesha?.rate;
-    if (a !== undefined && b !== undefined && b > 0) r.ratio = a / b;
+    setRatio(r);
     if (Object.keys(r.servers).length) out.push(r);
+  }
+  // GETATTR latency minus the client floor (NULL), repetition by repetition, median
+  const at = out.findIndex((r) => r.metric === 'lat.null');
+  if (at >= 0 && out.some((r) => r.metric === 'lat.getattr')) {
+    const metric = 'lat.getattr.above-floor';
+    const r: MetricResult = { metric, label: metricLabel(metric, jobs), unit: 'calls', kind: 'latency', servers: {} };
+    for (const s of servers) {
+      const g = samples.get(`${s}/lat.getattr`) ?? [];
+      const f = samples.get(`${s}/lat.null`) ?? [];
+      const n = Math.min(g.length, f.length);
+      if (n === 0) continue;
+      const diffs = Array.from({ length: n }, (_, i) => usPerCall(g[i]!) - usPerCall(f[i]!));
+      const us = median(diffs);
+      r.servers[s] = { rate: 1e6 / us, samples: diffs.map((d) => 1e6 / d), latencyUs: us, latencySamplesUs: diffs, serverCpuUsPerUnit: Number.NaN, clientCpuUsPerUnit: Number.NaN, peakRssMiB: Number.NaN };
+    }
+    setRatio(r);
+    if (Object.keys(r.servers).length) out.splice(at + 1, 0, r);
   }
   return out;
 }
 
+function setRatio(r: MetricResult): void {
+  const a = r.servers.localefs;
+  const b = r.servers.ganesha;
+  if (!a || !b) return;
+  if (r.kind === 'latency') {
+    if (a.latencyUs !== undefined && b.latencyUs !== undefined && a.latencyUs > 0) r.ratio = b.latencyUs / a.latencyUs;
+  } else if (b.rate > 0) r.ratio = a.rate / b.rate;
+}
+
+function mdTable(head: string[], rows: string[][], leftCols: number): string {
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
+  const line = (cells: string[]) => '| ' + cells.map((c, i) => (i < leftCols ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join(' | ') + ' |';
+  const sep = '|' + widths.map((w, i) => (i < leftCols ? '-'.repeat(w + 2) : '-'.repeat(w + 1) + ':')).join('|') + '|';
+  return [line(head), sep, ...rows.map(line)].join('\n');
+}
+
 function table(results: MetricResult[], servers: ServerName[]): string {
   const both = servers.length === 2;
-  const head = ['Workload', 'unit', ...servers, ...(both ? ['ratio localefs/ganesha'] : []), ...servers.map((s) => `${s} server CPU µs/unit`)];
+  const head = [
+    'Workload',
+    'unit',
+    ...servers,
+    ...(both ? ['ratio (> 1: localefs faster)¹'] : []),
+    ...servers.map((s) => `${s} server CPU µs/unit`),
+    ...servers.map((s) => `${s} peak RSS MiB²`),
+  ];
   const rows = results.map((r) => [
     r.label,
-    `${r.unit}/s`,
-    ...servers.map((s) => fmtRate(r.servers[s]?.rate ?? Number.NaN)),
+    r.kind === 'latency' ? 'µs/call' : `${r.unit}/s`,
+    ...servers.map((s) => fmtRate((r.kind === 'latency' ? r.servers[s]?.latencyUs : r.servers[s]?.rate) ?? Number.NaN)),
     ...(both ? [r.ratio !== undefined ? r.ratio.toFixed(2) : '-'] : []),
     ...servers.map((s) => fmtRate(r.servers[s]?.serverCpuUsPerUnit ?? Number.NaN)),
+    ...servers.map((s) => fmtMiB(r.servers[s]?.peakRssMiB ?? Number.NaN)),
   ]);
-  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
-  const line = (cells: string[]) => '| ' + cells.map((c, i) => (i < 2 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join(' | ') + ' |';
-  const sep = '|' + widths.map((w, i) => (i < 2 ? '-'.repeat(w + 2) : '-'.repeat(w + 1) + ':')).join('|') + '|';
-  return [line(head), sep, ...rows.map(line)].join('\n');
+  const notes = [
+    ...(both
+      ? ['¹ rate rows (unit/s): localefs / ganesha; latency rows (µs/call, lower is better): ganesha µs / localefs µs. Either way > 1 means localefs is faster.']
+      : []),
+    '² highest VmRSS of the server process, sampled every 50 ms during the timed phase, over all repetitions.',
+  ];
+  // GETATTR latency split into the client floor and the server's part above it
+  const g = results.find((r) => r.metric === 'lat.getattr');
+  const f = results.find((r) => r.metric === 'lat.null');
+  const d = results.find((r) => r.metric === 'lat.getattr.above-floor');
+  if (g && f && d) {
+    const parts = servers
+      .filter((s) => g.servers[s]?.latencyUs !== undefined && f.servers[s]?.latencyUs !== undefined && d.servers[s]?.latencyUs !== undefined)
+      .map((s) => `${s} GETATTR ${fmtRate(g.servers[s]!.latencyUs!)} µs, floor ${fmtRate(f.servers[s]!.latencyUs!)} µs, above the floor ${fmtRate(d.servers[s]!.latencyUs!)} µs`);
+    if (parts.length) {
+      notes.push(
+        `Queue depth 1: ${parts.join('; ')}. Floor: RPC NULL on the same connection, interleaved with the GETATTRs (client + loopback + the server's RPC layer); ` +
+          `"above the floor" is the median over repetitions of (GETATTR - NULL) within each repetition.`,
+      );
+    }
+  }
+  return mdTable(head, rows, 2) + '\n\n' + notes.join('\n');
+}
+
+function fmtMiB(v: number): string {
+  return Number.isFinite(v) ? v.toFixed(0) : '-';
 }
 
 /** Runs one workload group on one server with a fresh client and a fresh directory. */
@@ -242,6 +356,7 @@ async function runGroup(server: BenchServer, group: GroupName, tag: string, size
     const ctx: Ctx = {
       client,
       serverCpuMs: () => server.cpuMs(),
+      serverRssKiB: () => server.rssKiB(),
       dir,
       sizes,
       progress: quiet ? () => {} : (m) => progress(`  ${server.name.padEnd(8)} ${m}`),
@@ -253,6 +368,179 @@ async function runGroup(server: BenchServer, group: GroupName, tag: string, size
   } finally {
     await client.destroy().catch(() => client.disconnect().catch(() => {}));
   }
+}
+
+/* ------------------------------------------------------------------ */
+/* --scale-files: localefs start-up with many files                     */
+/* ------------------------------------------------------------------ */
+
+interface StartupMeasure {
+  /** Spawning the process to its "localefs ready" log line. */
+  spawnToReadyMs: number;
+  /** The first mount by itself: connect, EXCHANGE_ID, CREATE_SESSION (+ RECLAIM_COMPLETE), PUTROOTFH+GETATTR. */
+  mountMs: number;
+  /** Spawning the process to the end of the first successful mount. */
+  spawnToMountMs: number;
+  rssAfterMountMiB: number;
+  /** VmHWM (the kernel's peak RSS of the process) at the end of the mount. */
+  peakRssToMountMiB: number;
+}
+
+interface ScaleResult {
+  files: number;
+  dirs: number;
+  perDir: number;
+  createSeconds: number;
+  syncSeconds: number;
+  /** localefs with an empty data directory, for comparison. */
+  empty: StartupMeasure;
+  populated: StartupMeasure & { stats: number; statSeconds: number; statUsPerFile: number; statP50Us: number; statMaxUs: number; rssAfterStatsMiB: number };
+}
+
+const scaleName = (prefix: string, i: number, width: number) => `${prefix}${String(i).padStart(width, '0')}`;
+
+/** Creates `files` empty files in directories of at most SCALE_PER_DIR under `root` (synchronous calls: fast). */
+function populate(root: string, files: number): { dirs: number; dirWidth: number; fileWidth: number; seconds: number } {
+  const dirs = Math.ceil(files / SCALE_PER_DIR);
+  const dirWidth = Math.max(5, String(dirs - 1).length);
+  const fileWidth = Math.max(7, String(files - 1).length);
+  mkdirSync(root, { recursive: true, mode: 0o755 });
+  const st = statfsSync(root);
+  const need = files + dirs + 10_000;
+  if (st.ffree < need) throw new Error(`--scale-files ${files}: the file system of ${root} has ${st.ffree} free inodes, needs about ${need}; use --dir`);
+  const step = Math.max(1, Math.ceil(files / 10));
+  let next = step;
+  const t0 = process.hrtime.bigint();
+  for (let d = 0; d < dirs; d++) {
+    const dp = `${root}/${scaleName('d', d, dirWidth)}`;
+    mkdirSync(dp, { mode: 0o755 });
+    const end = Math.min(files, (d + 1) * SCALE_PER_DIR);
+    for (let i = d * SCALE_PER_DIR; i < end; i++) {
+      closeSync(openSync(`${dp}/${scaleName('f', i, fileWidth)}`, 'w', 0o644));
+      if (i + 1 === next || i + 1 === files) {
+        const sec = Number(process.hrtime.bigint() - t0) / 1e9;
+        progress(`  created ${(i + 1).toLocaleString('en-US')} of ${files.toLocaleString('en-US')} files (${Math.round(((i + 1) * 100) / files)} %) in ${sec.toFixed(1)} s`);
+        next += step;
+      }
+    }
+  }
+  return { dirs, dirWidth, fileWidth, seconds: Number(process.hrtime.bigint() - t0) / 1e9 };
+}
+
+/** Starts localefs on `dir` and mounts it once; the client is left connected. */
+async function startAndMount(o: Options, dir: string, leaseSeconds: number, profile: boolean): Promise<{ server: BenchServer; client: NfsClient; m: StartupMeasure }> {
+  const server = await startLocalefs({ repo: REPO, dir, leaseSeconds, cpuProfDir: profile ? o.profileDir : undefined, readyTimeoutMs: o.timeoutMin * 60_000 });
+  const t0 = process.hrtime.bigint();
+  const client = await NfsClient.connect({ host: '127.0.0.1', port: server.port, minorVersion: 1, slots: 64, maxOps: 16, timeoutMs: 300_000 });
+  const res = await run(client, [op.putrootfh(), op.getattr(DEFAULT_GETATTR)]);
+  const t1 = process.hrtime.bigint();
+  const a = decodeAttrs(res[1]!.opgetattr!.resok4!.obj_attributes);
+  if (a.type !== N.NF4DIR) throw new Error(`mount: the root is of type ${a.type}, not a directory`);
+  const m: StartupMeasure = {
+    spawnToReadyMs: Number(server.readyAtNs - server.spawnedAtNs) / 1e6,
+    mountMs: Number(t1 - t0) / 1e6,
+    spawnToMountMs: Number(t1 - server.spawnedAtNs) / 1e6,
+    rssAfterMountMiB: server.rssKiB() / 1024,
+    peakRssToMountMiB: processStatusKiB(server.pid, 'VmHWM') / 1024,
+  };
+  return { server, client, m };
+}
+
+async function closeClient(c: NfsClient): Promise<void> {
+  await c.destroy().catch(() => c.disconnect().catch(() => {}));
+}
+
+/**
+ * --scale-files: localefs started on an empty data directory (for
+ * comparison), then N empty files created in a fresh one before it starts.
+ * Returns the populated server still running when the workloads follow.
+ */
+async function measureScale(o: Options, base: string, leaseSeconds: number, keepRunning: boolean): Promise<{ result: ScaleResult; server?: BenchServer }> {
+  const files = o.scaleFiles!;
+  progress(`scale: localefs on an empty data directory`);
+  const e = await startAndMount(o, path.join(base, 'localefs-empty'), leaseSeconds, false);
+  await closeClient(e.client);
+  await e.server.stop();
+  rmSync(path.join(base, 'localefs-empty', 'data'), { recursive: true, force: true });
+
+  // localefs serves the default file system from <data>/fs (src/fleet.ts: dataDirOf + 'fs')
+  const fsRoot = path.join(base, 'localefs', 'data', 'fs');
+  progress(`scale: creating ${files.toLocaleString('en-US')} empty files in ${fsRoot} (untimed for the server)`);
+  const pop = populate(fsRoot, files);
+  const ts = process.hrtime.bigint();
+  syncDisks();
+  const syncSeconds = Number(process.hrtime.bigint() - ts) / 1e9;
+  progress(`scale: created ${files.toLocaleString('en-US')} files in ${pop.dirs} directories in ${pop.seconds.toFixed(1)} s (${fmtRate(files / pop.seconds)} files/s), sync ${syncSeconds.toFixed(1)} s`);
+
+  progress(`scale: starting localefs on ${files.toLocaleString('en-US')} files`);
+  const p = await startAndMount(o, path.join(base, 'localefs'), leaseSeconds, keepRunning);
+  try {
+    progress(`scale: ready ${fmtRate(p.m.spawnToReadyMs)} ms after spawn, mounted after ${fmtRate(p.m.spawnToMountMs)} ms, RSS ${fmtMiB(p.m.rssAfterMountMiB)} MiB`);
+    // stat of random files by path from the root, one at a time
+    const stats = Math.min(SCALE_STATS, files);
+    const rnd = prng(0x5ca1e);
+    const picked = new Set<number>();
+    while (picked.size < stats) picked.add(Math.floor(rnd() * files));
+    const each: number[] = [];
+    const t0 = process.hrtime.bigint();
+    let t = t0;
+    for (const i of picked) {
+      const res = await run(p.client, [
+        op.putrootfh(),
+        op.lookup(scaleName('d', Math.floor(i / SCALE_PER_DIR), pop.dirWidth)),
+        op.lookup(scaleName('f', i, pop.fileWidth)),
+        op.getfh(),
+        op.getattr(DEFAULT_GETATTR),
+      ]);
+      const a = decodeAttrs(res[4]!.opgetattr!.resok4!.obj_attributes);
+      if (a.type !== N.NF4REG || a.size !== 0) throw new Error(`scale stat of file ${i}: unexpected type ${a.type} / size ${a.size}`);
+      const t1 = process.hrtime.bigint();
+      each.push(Number(t1 - t) / 1000);
+      t = t1;
+    }
+    const statSeconds = Number(process.hrtime.bigint() - t0) / 1e9;
+    const rssAfterStatsMiB = p.server.rssKiB() / 1024;
+    const result: ScaleResult = {
+      files,
+      dirs: pop.dirs,
+      perDir: SCALE_PER_DIR,
+      createSeconds: pop.seconds,
+      syncSeconds,
+      empty: e.m,
+      populated: { ...p.m, stats, statSeconds, statUsPerFile: (statSeconds * 1e6) / stats, statP50Us: median(each), statMaxUs: Math.max(...each), rssAfterStatsMiB },
+    };
+    await closeClient(p.client);
+    if (keepRunning) return { result, server: p.server };
+    await p.server.stop();
+    return { result };
+  } catch (err) {
+    await closeClient(p.client);
+    await p.server.stop(2000);
+    throw err;
+  }
+}
+
+function scaleTable(r: ScaleResult): string {
+  const n = r.files.toLocaleString('en-US');
+  const ms = (v: number) => fmtRate(v);
+  const rows: string[][] = [
+    ['spawn to "localefs ready" (ms)', ms(r.empty.spawnToReadyMs), ms(r.populated.spawnToReadyMs)],
+    ['first mount: EXCHANGE_ID+CREATE_SESSION+PUTROOTFH+GETATTR (ms)', ms(r.empty.mountMs), ms(r.populated.mountMs)],
+    ['spawn to first mount done (ms)', ms(r.empty.spawnToMountMs), ms(r.populated.spawnToMountMs)],
+    ['server RSS right after the mount (MiB)', fmtMiB(r.empty.rssAfterMountMiB), fmtMiB(r.populated.rssAfterMountMiB)],
+    ['server peak RSS up to the mount (VmHWM, MiB)', fmtMiB(r.empty.peakRssToMountMiB), fmtMiB(r.populated.peakRssToMountMiB)],
+    [`stat of ${r.populated.stats.toLocaleString('en-US')} random files, LOOKUP path from the root, 1 in flight (µs/file)`, '-', fmtRate(r.populated.statUsPerFile)],
+    ['  the same: median / slowest single stat (µs)', '-', `${fmtRate(r.populated.statP50Us)} / ${fmtRate(r.populated.statMaxUs)}`],
+    ['server RSS after those stats (MiB)', '-', fmtMiB(r.populated.rssAfterStatsMiB)],
+  ];
+  const perFile = ((r.populated.rssAfterMountMiB - r.empty.rssAfterMountMiB) * 2 ** 20) / r.files;
+  return [
+    `localefs start-up with ${n} files (${r.dirs.toLocaleString('en-US')} ${r.dirs === 1 ? 'directory' : 'directories'} of at most ${r.perDir.toLocaleString('en-US')}), created in ${r.createSeconds.toFixed(1)} s (${fmtRate(r.files / r.createSeconds)} files/s, untimed for the server; sync ${r.syncSeconds.toFixed(1)} s)`,
+    '',
+    mdTable(['localefs', 'empty data dir', `${n} files`], rows, 1),
+    '',
+    `RSS after the mount, populated minus empty: ${fmtRate(perFile)} bytes per file.`,
+  ].join('\n');
 }
 
 function syncDisks(): void {
@@ -299,9 +587,20 @@ async function main(): Promise<number> {
   try {
     const mach = machine(base);
     progress(`machine: ${mach.cpus} x ${mach.cpu}, ${mach.memGiB} GiB, ${mach.kernel}, node ${mach.node}, ganesha ${mach.ganesha}, fs ${mach.fsType}, load ${(mach.loadavgAtStart as number[]).join(' ')}`);
-    progress(`sizes: ${JSON.stringify(o.sizes)}; repetitions ${o.reps}; workloads ${o.workloads.join(',')}; temp dir ${base}`);
+    if (o.workloads.length) progress(`sizes: ${JSON.stringify(o.sizes)}; repetitions ${o.reps}; workloads ${o.workloads.join(',')}; temp dir ${base}`);
+    if (o.scaleFiles !== undefined) progress(`scale: ${o.scaleFiles} files; temp dir ${base}`);
     const leaseSeconds = 120;
-    for (const name of o.servers) {
+    let scale: ScaleResult | undefined;
+    if (o.scaleFiles !== undefined) {
+      const got = await measureScale(o, base, leaseSeconds, groups.length > 0);
+      scale = got.result;
+      if (got.server) {
+        servers.set('localefs', got.server);
+        progress(`localefs (with ${o.scaleFiles} files) pid ${got.server.pid} on 127.0.0.1:${got.server.port}`);
+      }
+    }
+    for (const name of groups.length > 0 ? o.servers : []) {
+      if (servers.has(name)) continue;
       const dir = path.join(base, name);
       const s =
         name === 'localefs'
@@ -312,7 +611,7 @@ async function main(): Promise<number> {
     }
 
     // warm-up (untimed): JIT, caches, first-connection costs
-    const warm: Sizes = { ...o.sizes, metaFiles: 100, readdirPasses: 1, smallFiles: 50, streamMiB: 4, randomReads: 200 };
+    const warm: Sizes = { ...o.sizes, metaFiles: 100, metaFilesQd1: 25, readdirPasses: 1, smallFiles: 50, smallFilesQd1: 13, streamMiB: 4, randomReads: 200, latencyOps: 200 };
     for (const [name, s] of servers) {
       progress(`warm-up on ${name}`);
       for (const g of groups) await runGroup(s, g, `warmup-${g}`, warm, () => true, true);
@@ -341,10 +640,14 @@ async function main(): Promise<number> {
       await s.stop(o.profileDir ? 60_000 : 10_000);
     }
 
-    const results = summarize(samples, o.servers, metrics);
+    const results = summarize(samples, o.servers, metrics, o.sizes.jobs);
     const date = new Date().toISOString();
-    const tbl = table(results, o.servers);
-    process.stdout.write(`\nlocalefs vs nfs-ganesha — ${date}, ${mach.cpus} x ${mach.cpu}${o.quick ? ' (--quick)' : ''}, median of ${o.reps}\n\n${tbl}\n\n`);
+    if (results.length) {
+      const tbl = table(results, o.servers);
+      const what = o.scaleFiles !== undefined ? ` (localefs with ${o.scaleFiles.toLocaleString('en-US')} extra files in its data directory)` : '';
+      process.stdout.write(`\nlocalefs vs nfs-ganesha — ${date}, ${mach.cpus} x ${mach.cpu}${o.quick ? ' (--quick)' : ''}, median of ${o.reps}${what}\n\n${tbl}\n\n`);
+    }
+    if (scale) process.stdout.write(`\n${scaleTable(scale)}\n\n`);
     const json = {
       date,
       machine: { ...mach, loadavgAtEnd: os.loadavg().map((x) => Number(x.toFixed(2))) },
@@ -356,6 +659,7 @@ async function main(): Promise<number> {
         ...r,
         rawSamples: Object.fromEntries(o.servers.map((s) => [s, samples.get(`${s}/${r.metric}`) ?? []])),
       })),
+      ...(scale ? { scale } : {}),
     };
     writeFileSync(o.out, JSON.stringify(json, null, 2) + '\n');
     progress(`results written to ${o.out} (load average now ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}; other work on the machine adds noise)`);
@@ -375,7 +679,7 @@ async function main(): Promise<number> {
         for (const metric of metrics) {
           const windows = (samples.get(`localefs/${metric}`) ?? []).map((x) => x.windowUs);
           if (windows.length === 0) continue;
-          parts.push(summarizeProfile(profs[0]!, { topN: 15, root, windows, tables: 'project', title: `during ${metric} (${METRIC_LABELS[metric] ?? metric})` }));
+          parts.push(summarizeProfile(profs[0]!, { topN: 15, root, windows, tables: 'project', title: `during ${metric} (${metricLabel(metric, o.sizes.jobs)})` }));
         }
         const text = parts.join('\n\n');
         const summaryFile = profs[0]!.replace(/\.cpuprofile$/, '.summary.txt');
@@ -395,10 +699,11 @@ async function main(): Promise<number> {
     await Promise.all([...servers.values()].map((s) => s.stop(o.profileDir ? 60_000 : 10_000).catch(() => {})));
     killAllSync();
     if (!o.keep) {
+      if (o.scaleFiles !== undefined && o.scaleFiles >= 100_000) progress(`removing ${base} (${o.scaleFiles.toLocaleString('en-US')} files)`);
       if (ok) rmSync(base, { recursive: true, force: true });
       else {
         // keep the logs and configs for a look; drop the bulk
-        for (const d of ['localefs/data', 'ganesha/export']) rmSync(path.join(base, d), { recursive: true, force: true });
+        for (const d of ['localefs/data', 'localefs-empty/data', 'ganesha/export']) rmSync(path.join(base, d), { recursive: true, force: true });
       }
     }
   }

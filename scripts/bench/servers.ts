@@ -25,6 +25,12 @@ export interface BenchServer {
   readonly dir: string;
   /** utime + stime of the server process so far, in ms (from /proc). */
   cpuMs(): number;
+  /** Resident set size of the server process now, in KiB (VmRSS from /proc); NaN if unreadable. */
+  rssKiB(): number;
+  /** process.hrtime.bigint() just after spawning the process. */
+  readonly spawnedAtNs: bigint;
+  /** process.hrtime.bigint() when the server was seen ready ("localefs ready" log line; ganesha: port accepting). */
+  readyAtNs: bigint;
   /** Stops the server (SIGTERM, then SIGKILL after `graceMs`). */
   stop(graceMs?: number): Promise<void>;
 }
@@ -65,6 +71,50 @@ export function processCpuMs(pid: number): number {
   }
 }
 
+/** A field of /proc/PID/status in KiB (VmRSS, VmHWM, ...); NaN if unreadable. */
+export function processStatusKiB(pid: number, field: 'VmRSS' | 'VmHWM'): number {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status);
+    return m ? Number(m[1]) : Number.NaN;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/** Current resident set size (VmRSS) of a process in KiB; NaN if unreadable. */
+export function processRssKiB(pid: number): number {
+  return processStatusKiB(pid, 'VmRSS');
+}
+
+/**
+ * Samples `read()` (a server's RSS) every `everyMs` with a timer in this
+ * process, at most `maxSamples` times, and keeps the maximum; `stop()` takes
+ * one last sample and returns the peak (NaN if nothing could be read).
+ */
+export function rssSampler(read: () => number, everyMs = 50, maxSamples = 72_000): { stop(): number; samples(): number } {
+  let peak = Number.NaN;
+  let n = 0;
+  const take = () => {
+    const v = read();
+    n++;
+    if (Number.isFinite(v) && !(v <= peak)) peak = v;
+  };
+  take();
+  const timer = setInterval(() => {
+    take();
+    if (n >= maxSamples) clearInterval(timer);
+  }, everyMs);
+  return {
+    stop() {
+      clearInterval(timer);
+      take();
+      return peak;
+    },
+    samples: () => n,
+  };
+}
+
 /** A TCP port on 127.0.0.1 that was free a moment ago. */
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -96,7 +146,7 @@ async function waitForPort(port: number, child: ChildProcess, timeoutMs: number,
   throw new Error(`${what} did not listen on 127.0.0.1:${port} within ${timeoutMs} ms`);
 }
 
-function makeServer(name: ServerName, child: ChildProcess, port: number, dir: string): BenchServer {
+function makeServer(name: ServerName, child: ChildProcess, port: number, dir: string, spawnedAtNs: bigint): BenchServer {
   running.add(child);
   const exited = new Promise<void>((resolve) => {
     if (child.exitCode !== null || child.signalCode !== null) resolve();
@@ -108,7 +158,10 @@ function makeServer(name: ServerName, child: ChildProcess, port: number, dir: st
     port,
     pid: child.pid!,
     dir,
+    spawnedAtNs,
+    readyAtNs: 0n,
     cpuMs: () => processCpuMs(child.pid!),
+    rssKiB: () => processRssKiB(child.pid!),
     async stop(graceMs = 10_000): Promise<void> {
       if (child.exitCode !== null || child.signalCode !== null) return;
       child.kill('SIGTERM');
@@ -138,6 +191,10 @@ export interface LocalefsStart {
   leaseSeconds: number;
   /** Write a V8 CPU profile of the server into this directory on exit. */
   cpuProfDir?: string;
+  /** Called right after the process is spawned (before it is ready). */
+  onSpawn?: (pid: number) => void;
+  /** How long to wait for "localefs ready" (default 60 s; it indexes the data directory first). */
+  readyTimeoutMs?: number;
 }
 
 export async function startLocalefs(o: LocalefsStart): Promise<BenchServer> {
@@ -165,8 +222,10 @@ export async function startLocalefs(o: LocalefsStart): Promise<BenchServer> {
     '0',
   ];
   const child = spawn(process.execPath, args, { cwd: o.repo, stdio: ['ignore', 'pipe', fd], env: { ...process.env, ...LOCALEFS_MALLOC_ENV } });
+  const spawnedAtNs = process.hrtime.bigint();
   closeSync(fd);
-  const server = makeServer('localefs', child, port, o.dir);
+  const server = makeServer('localefs', child, port, o.dir, spawnedAtNs);
+  if (child.pid !== undefined) o.onSpawn?.(child.pid);
   let seen = '';
   let onReady: (() => void) | undefined;
   child.stdout!.on('data', (chunk: Buffer) => {
@@ -174,6 +233,7 @@ export async function startLocalefs(o: LocalefsStart): Promise<BenchServer> {
     if (onReady) {
       seen = (seen + chunk.toString('utf8')).slice(-8192);
       if (seen.includes('localefs ready')) {
+        server.readyAtNs = process.hrtime.bigint();
         onReady();
         onReady = undefined;
       }
@@ -181,7 +241,8 @@ export async function startLocalefs(o: LocalefsStart): Promise<BenchServer> {
   });
   try {
     await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`localefs did not report ready within 60 s; see ${log}`)), 60_000);
+      const readyMs = o.readyTimeoutMs ?? 60_000;
+      const timer = setTimeout(() => reject(new Error(`localefs did not report ready within ${readyMs / 1000} s; see ${log}`)), readyMs);
       const onExit = (code: number | null, sig: string | null) => {
         clearTimeout(timer);
         reject(new Error(`localefs exited (${code ?? sig}) before it was ready; see ${log}`));
@@ -294,9 +355,10 @@ export async function startGanesha(o: GaneshaStart): Promise<BenchServer> {
     cwd: o.dir,
     stdio: ['ignore', 'ignore', 'ignore'],
   });
-  const server = makeServer('ganesha', child, port, o.dir);
+  const server = makeServer('ganesha', child, port, o.dir, process.hrtime.bigint());
   try {
     await waitForPort(port, child, 30_000, `ganesha (see ${log})`);
+    server.readyAtNs = process.hrtime.bigint();
   } catch (err) {
     await server.stop(2000);
     throw err;

@@ -7,9 +7,15 @@
  *
  *  metadata  create+close N empty files in one directory, stat them
  *            (LOOKUP+GETATTR), list the directory (READDIR with attributes),
- *            remove them; `jobs` files in flight.
+ *            remove them; `jobs` files in flight. Then the same create,
+ *            stat and remove one file at a time (queue depth 1) on
+ *            `metaFilesQd1` files in a second directory.
  *  small     N 4 KiB files: OPEN(create) / WRITE FILE_SYNC / CLOSE, then
- *            OPEN / READ / CLOSE; `jobs` files in flight.
+ *            OPEN / READ / CLOSE; `jobs` files in flight. Then the same one
+ *            file at a time on `smallFilesQd1` files.
+ *  latency   one file: `PUTFH; GETATTR` (the attributes `ls -l` asks), one
+ *            at a time, and the client floor: the RPC NULL procedure, one at
+ *            a time on the same connection. Reported in µs per call.
  *  stream    one big file in 1 MiB UNSTABLE WRITEs, 8 in flight, then COMMIT;
  *            read back in 1 MiB READs, 8 in flight.
  *  random    4 KiB READs at random 4 KiB-aligned offsets of that file,
@@ -19,11 +25,18 @@ import * as N from '../../src/xdr/gen/nfs4.js';
 import { NfsClient, NfsStatusError, op, encodeAttrs, FATTR, DEFAULT_GETATTR, decodeAttrs, bitmapOf, statusName } from '../../src/client/nfs-client.js';
 import { XdrReader } from '../../src/xdr/reader.js';
 import { XdrWriter } from '../../src/xdr/writer.js';
+import { rssSampler } from './servers.js';
 
 export interface Sizes {
   metaFiles: number;
+  /** Files of the metadata rows at queue depth 1. */
+  metaFilesQd1: number;
   readdirPasses: number;
   smallFiles: number;
+  /** Files of the small-file rows at queue depth 1. */
+  smallFilesQd1: number;
+  /** GETATTR (and NULL) calls of the latency rows. */
+  latencyOps: number;
   streamMiB: number;
   randomReads: number;
   /** Files in flight in the metadata and small-file workloads. */
@@ -48,12 +61,18 @@ export interface Sample {
   clientCpuMs: number;
   /** The phase's start and end, µs of CLOCK_MONOTONIC (to slice a server CPU profile). */
   windowUs: [number, number];
+  /** Highest resident set size of the server process seen during the phase (MiB; sampled every 50 ms, NaN if unreadable). */
+  serverPeakRssMiB: number;
+  /** Latency rows only: percentiles of the single calls (µs). */
+  opUs?: { p50: number; p90: number; p99: number; max: number };
 }
 
 export interface Ctx {
   client: NfsClient;
   /** utime+stime of the server so far (ms). */
   serverCpuMs: () => number;
+  /** Resident set size of the server process now (KiB). */
+  serverRssKiB: () => number;
   /** File handle of the directory this run may use (empty, private). */
   dir: Buffer;
   sizes: Sizes;
@@ -212,26 +231,39 @@ export async function removeIn(c: NfsClient, dir: Buffer, file: string): Promise
   await run(c, [op.putfh(dir), op.remove(file)]);
 }
 
-/** Times one phase, with the CPU both processes used during it. */
+/** Times one phase, with the CPU both processes used during it and the server's peak RSS. */
 async function timed(ctx: Ctx, metric: string, unit: string, amount: number, fn: () => Promise<void>): Promise<Sample> {
+  const rss = rssSampler(ctx.serverRssKiB, 50);
   const srv0 = ctx.serverCpuMs();
   const cli0 = process.cpuUsage();
   const t0 = process.hrtime.bigint();
-  await fn();
-  const t1 = process.hrtime.bigint();
-  const seconds = Number(t1 - t0) / 1e9;
+  let peakKiB: number;
+  let t1 = 0n;
+  try {
+    await fn();
+    t1 = process.hrtime.bigint();
+  } finally {
+    peakKiB = rss.stop();
+  }
   const cli = process.cpuUsage(cli0);
-  const sample: Sample = {
+  return makeSample(ctx, {
     metric,
     unit,
     amount,
-    seconds,
-    rate: amount / seconds,
+    seconds: Number(t1 - t0) / 1e9,
     serverCpuMs: ctx.serverCpuMs() - srv0,
     clientCpuMs: (cli.user + cli.system) / 1000,
     windowUs: [Number(t0 / 1000n), Number(t1 / 1000n)],
-  };
-  ctx.progress(`${metric}: ${fmtRate(sample.rate)} ${unit}/s (${amount} ${unit} in ${seconds.toFixed(2)} s, server CPU ${sample.serverCpuMs.toFixed(0)} ms)`);
+    serverPeakRssMiB: peakKiB / 1024,
+  });
+}
+
+/** Completes a sample (rate) and reports it on the progress line. */
+function makeSample(ctx: Ctx, x: Omit<Sample, 'rate'>): Sample {
+  const { metric, unit, amount, seconds } = x;
+  const sample: Sample = { ...x, rate: amount / seconds };
+  const speed = isLatencyMetric(metric) ? `${fmtRate((seconds * 1e6) / amount)} µs/call` : `${fmtRate(sample.rate)} ${unit}/s`;
+  ctx.progress(`${metric}: ${speed} (${amount} ${unit} in ${seconds.toFixed(2)} s, server CPU ${sample.serverCpuMs.toFixed(0)} ms, peak RSS ${sample.serverPeakRssMiB.toFixed(0)} MiB)`);
   return sample;
 }
 
@@ -360,6 +392,38 @@ export async function metadata(ctx: Ctx): Promise<Sample[]> {
 
   out.push(await timed(ctx, 'meta.remove', 'files', n, () => pool(n, sizes.jobs, (i) => removeIn(c, dir, name('f', i)))));
   await removeIn(c, ctx.dir, 'meta');
+
+  // the same one file at a time (queue depth 1), fewer files, in a fresh directory
+  if (['meta.create.qd1', 'meta.stat.qd1', 'meta.remove.qd1'].some(ctx.want)) {
+    const n1 = sizes.metaFilesQd1;
+    const dir1 = await mkdirIn(c, ctx.dir, 'meta1');
+    out.push(
+      await timed(ctx, 'meta.create.qd1', 'files', n1, async () => {
+        for (let i = 0; i < n1; i++) {
+          const f = await openIn(c, dir1, name('q', i), N.OPEN4_SHARE_ACCESS_WRITE, true);
+          await closeFile(c, f);
+        }
+      }),
+    );
+    const ids1 = new Set<number>();
+    out.push(
+      await timed(ctx, 'meta.stat.qd1', 'files', n1, async () => {
+        for (let i = 0; i < n1; i++) {
+          const res = await run(c, [op.putfh(dir1), op.lookup(name('q', i)), op.getfh(), op.getattr(DEFAULT_GETATTR)]);
+          const a = decodeAttrs(res[3]!.opgetattr!.resok4!.obj_attributes);
+          if (a.type !== N.NF4REG || a.size !== 0) throw new Error(`stat ${name('q', i)}: unexpected type ${a.type} / size ${a.size}`);
+          ids1.add(Number(a.fileid));
+        }
+      }),
+    );
+    if (ids1.size !== n1) throw new Error(`stat (1 in flight) saw ${ids1.size} distinct fileids for ${n1} files`);
+    out.push(
+      await timed(ctx, 'meta.remove.qd1', 'files', n1, async () => {
+        for (let i = 0; i < n1; i++) await removeIn(c, dir1, name('q', i));
+      }),
+    );
+    await removeIn(c, ctx.dir, 'meta1');
+  }
   return out;
 }
 
@@ -367,40 +431,42 @@ export async function metadata(ctx: Ctx): Promise<Sample[]> {
 /* 2. small files                                                       */
 /* ------------------------------------------------------------------ */
 
+/** OPEN(create) / WRITE FILE_SYNC 4 KiB / CLOSE of small file i. */
+async function writeSmall(c: NfsClient, dir: Buffer, i: number): Promise<void> {
+  const f = await openIn(c, dir, name('s', i), N.OPEN4_SHARE_ACCESS_BOTH, true);
+  const data = smallContent(i);
+  const res = await run(c, [op.putfh(f.fh), op.write(f.stateid, 0, data, N.FILE_SYNC4)]);
+  const w = res[1]!.opwrite!.resok4!;
+  if (w.count !== data.length) throw new Error(`small WRITE wrote ${w.count} of ${data.length}`);
+  if (w.committed !== N.FILE_SYNC4) throw new Error(`small WRITE FILE_SYNC came back as stable_how ${w.committed}`);
+  await closeFile(c, f);
+}
+
+/** OPEN / READ 4 KiB / CLOSE of small file i, checking the bytes. */
+async function readSmall(c: NfsClient, dir: Buffer, i: number): Promise<void> {
+  const f = await openIn(c, dir, name('s', i), N.OPEN4_SHARE_ACCESS_READ, false);
+  const res = await run(c, [op.putfh(f.fh), op.read(f.stateid, 0, BLOCK)]);
+  const r = res[1]!.opread!.resok4!;
+  if (!Buffer.from(r.data).equals(smallContent(i))) throw new Error(`small file ${i} read back wrong (${r.data.length} bytes)`);
+  await closeFile(c, f);
+}
+
 export async function smallFiles(ctx: Ctx): Promise<Sample[]> {
   const { client: c, sizes } = ctx;
-  const n = sizes.smallFiles;
-  const dir = await mkdirIn(c, ctx.dir, 'small');
   const out: Sample[] = [];
-
-  out.push(
-    await timed(ctx, 'small.write', 'files', n, () =>
-      pool(n, sizes.jobs, async (i) => {
-        const f = await openIn(c, dir, name('s', i), N.OPEN4_SHARE_ACCESS_BOTH, true);
-        const data = smallContent(i);
-        const res = await run(c, [op.putfh(f.fh), op.write(f.stateid, 0, data, N.FILE_SYNC4)]);
-        const w = res[1]!.opwrite!.resok4!;
-        if (w.count !== data.length) throw new Error(`small WRITE wrote ${w.count} of ${data.length}`);
-        if (w.committed !== N.FILE_SYNC4) throw new Error(`small WRITE FILE_SYNC came back as stable_how ${w.committed}`);
-        await closeFile(c, f);
-      }),
-    ),
-  );
-
-  out.push(
-    await timed(ctx, 'small.read', 'files', n, () =>
-      pool(n, sizes.jobs, async (i) => {
-        const f = await openIn(c, dir, name('s', i), N.OPEN4_SHARE_ACCESS_READ, false);
-        const res = await run(c, [op.putfh(f.fh), op.read(f.stateid, 0, BLOCK)]);
-        const r = res[1]!.opread!.resok4!;
-        if (!Buffer.from(r.data).equals(smallContent(i))) throw new Error(`small file ${i} read back wrong (${r.data.length} bytes)`);
-        await closeFile(c, f);
-      }),
-    ),
-  );
-
-  await pool(n, sizes.jobs, (i) => removeIn(c, dir, name('s', i)));
-  await removeIn(c, ctx.dir, 'small');
+  // `jobs` files in flight, then one at a time (fewer files, a fresh directory)
+  const rounds = [
+    { sub: 'small', n: sizes.smallFiles, width: sizes.jobs, suffix: '' },
+    { sub: 'small1', n: sizes.smallFilesQd1, width: 1, suffix: '.qd1' },
+  ];
+  for (const { sub, n, width, suffix } of rounds) {
+    if (suffix && !ctx.want(`small.write${suffix}`) && !ctx.want(`small.read${suffix}`)) continue;
+    const dir = await mkdirIn(c, ctx.dir, sub);
+    out.push(await timed(ctx, `small.write${suffix}`, 'files', n, () => pool(n, width, (i) => writeSmall(c, dir, i))));
+    out.push(await timed(ctx, `small.read${suffix}`, 'files', n, () => pool(n, width, (i) => readSmall(c, dir, i))));
+    await pool(n, sizes.jobs, (i) => removeIn(c, dir, name('s', i)));
+    await removeIn(c, ctx.dir, sub);
+  }
   return out;
 }
 
@@ -492,30 +558,142 @@ export async function bigFile(ctx: Ctx): Promise<Sample[]> {
   return out;
 }
 
+/* ------------------------------------------------------------------ */
+/* 5. latency at queue depth 1                                          */
+/* ------------------------------------------------------------------ */
+
+/** Percentiles of single-call times (ns in, µs out). */
+function percentiles(ns: Float64Array): { p50: number; p90: number; p99: number; max: number } {
+  const s = Float64Array.from(ns).sort();
+  const at = (q: number) => s[Math.min(s.length - 1, Math.floor(q * s.length))]! / 1000;
+  return { p50: at(0.5), p90: at(0.9), p99: at(0.99), max: s[s.length - 1]! / 1000 };
+}
+
+/**
+ * `PUTFH file; GETATTR (what ls -l asks)` one call at a time, and the client
+ * floor: the RPC NULL procedure (program 100003, version 4, procedure 0) one
+ * at a time on the same connection. The floor is the round trip through the
+ * client, the kernel's loopback and the server's RPC layer with no NFS work.
+ *
+ * The two loops are interleaved in blocks of LAT_BLOCK calls (which one goes
+ * first alternates) so drift from other work on the machine hits both alike
+ * and "GETATTR minus floor" means something. Each call is timed on its own;
+ * a metric's time is the sum of its calls, its server CPU the sum over its
+ * blocks, its peak RSS that of the whole interleaved phase.
+ */
+export async function latency(ctx: Ctx): Promise<Sample[]> {
+  const { client: c, sizes } = ctx;
+  const n = sizes.latencyOps;
+  const f = await openIn(c, ctx.dir, 'lat.f', N.OPEN4_SHARE_ACCESS_WRITE, true);
+  await closeFile(c, f);
+  const getattrOps = [op.putfh(f.fh), op.getattr(DEFAULT_GETATTR)];
+  const check = (res: N.nfs_resop4[]) => {
+    const a = decodeAttrs(res[1]!.opgetattr!.resok4!.obj_attributes);
+    if (a.type !== N.NF4REG || a.size !== 0) throw new Error(`GETATTR: unexpected type ${a.type} / size ${a.size}`);
+  };
+  // untimed: a few of each first (connection, caches)
+  for (let i = 0; i < 20; i++) {
+    check(await run(c, getattrOps));
+    await c.null();
+  }
+  let last: N.nfs_resop4[] = [];
+  const kinds = [
+    { metric: 'lat.getattr', call: async () => void (last = await run(c, getattrOps)) },
+    { metric: 'lat.null', call: () => c.null() },
+  ]
+    .filter((k) => ctx.want(k.metric))
+    .map((k) => ({ ...k, each: new Float64Array(n), done: 0, ns: 0, serverCpuMs: 0, clientCpuMs: 0 }));
+  const rss = rssSampler(ctx.serverRssKiB, 50);
+  const t0 = process.hrtime.bigint();
+  let peakKiB = Number.NaN;
+  try {
+    for (let b = 0; b * LAT_BLOCK < n; b++) {
+      const m = Math.min(LAT_BLOCK, n - b * LAT_BLOCK);
+      for (const k of b % 2 === 0 ? kinds : [...kinds].reverse()) {
+        const srv0 = ctx.serverCpuMs();
+        const cli0 = process.cpuUsage();
+        let t = process.hrtime.bigint();
+        for (let i = 0; i < m; i++) {
+          await k.call();
+          const t1 = process.hrtime.bigint();
+          k.each[k.done++] = Number(t1 - t);
+          k.ns += Number(t1 - t);
+          t = t1;
+        }
+        const cli = process.cpuUsage(cli0);
+        k.serverCpuMs += ctx.serverCpuMs() - srv0;
+        k.clientCpuMs += (cli.user + cli.system) / 1000;
+      }
+    }
+  } finally {
+    peakKiB = rss.stop();
+  }
+  const t1 = process.hrtime.bigint();
+  if (last.length) check(last);
+  const out = kinds.map((k) => {
+    const s = makeSample(ctx, {
+      metric: k.metric,
+      unit: 'calls',
+      amount: n,
+      seconds: k.ns / 1e9,
+      serverCpuMs: k.serverCpuMs,
+      clientCpuMs: k.clientCpuMs,
+      windowUs: [Number(t0 / 1000n), Number(t1 / 1000n)],
+      serverPeakRssMiB: peakKiB / 1024,
+    });
+    s.opUs = percentiles(k.each);
+    return s;
+  });
+  await removeIn(c, ctx.dir, 'lat.f');
+  return out;
+}
+
+/** Calls per block of the interleaved GETATTR / NULL latency loops. */
+const LAT_BLOCK = 50;
+
 export const GROUPS = {
-  metadata: { run: metadata, metrics: ['meta.create', 'meta.stat', 'meta.readdir', 'meta.remove'] },
-  small: { run: smallFiles, metrics: ['small.write', 'small.read'] },
+  metadata: { run: metadata, metrics: ['meta.create', 'meta.create.qd1', 'meta.stat', 'meta.stat.qd1', 'meta.readdir', 'meta.remove', 'meta.remove.qd1'] },
+  small: { run: smallFiles, metrics: ['small.write', 'small.write.qd1', 'small.read', 'small.read.qd1'] },
   file: { run: bigFile, metrics: ['stream.write', 'stream.read', 'random.read'] },
+  latency: { run: latency, metrics: ['lat.getattr', 'lat.null'] },
 } as const;
 
 export type GroupName = keyof typeof GROUPS;
 
-/** Workload names accepted by --workloads and the metrics each one times. */
+/** Workload names accepted by --workloads and the metrics each one times (in the order of the table). */
 export const WORKLOADS: Record<string, { group: GroupName; metrics: string[] }> = {
-  metadata: { group: 'metadata', metrics: ['meta.create', 'meta.stat', 'meta.readdir', 'meta.remove'] },
-  small: { group: 'small', metrics: ['small.write', 'small.read'] },
+  metadata: { group: 'metadata', metrics: [...GROUPS.metadata.metrics] },
+  small: { group: 'small', metrics: [...GROUPS.small.metrics] },
   stream: { group: 'file', metrics: ['stream.write', 'stream.read'] },
   random: { group: 'file', metrics: ['random.read'] },
+  latency: { group: 'latency', metrics: [...GROUPS.latency.metrics] },
 };
 
-export const METRIC_LABELS: Record<string, string> = {
-  'meta.create': 'metadata: create+close empty files',
-  'meta.stat': 'metadata: stat (LOOKUP+GETATTR)',
-  'meta.readdir': 'metadata: readdir (with attributes)',
-  'meta.remove': 'metadata: remove',
-  'small.write': 'small files: 4 KiB open/write FILE_SYNC/close',
-  'small.read': 'small files: 4 KiB open/read/close',
-  'stream.write': 'streaming write 1 MiB UNSTABLE x8 + COMMIT',
-  'stream.read': 'streaming read 1 MiB x8',
-  'random.read': 'random 4 KiB reads x16',
-};
+/** Rows reported as µs per call (lower is better) instead of a rate. */
+export const LATENCY_METRICS = new Set(['lat.getattr', 'lat.null', 'lat.getattr.above-floor']);
+export const isLatencyMetric = (metric: string): boolean => LATENCY_METRICS.has(metric);
+
+/** The table's label of a metric; `jobs` is the queue depth of the "in flight" rows. */
+export function metricLabel(metric: string, jobs: number): string {
+  const qd = `${jobs} in flight`;
+  const labels: Record<string, string> = {
+    'meta.create': `metadata: create+close empty files, ${qd}`,
+    'meta.create.qd1': 'metadata: create+close empty files, 1 in flight',
+    'meta.stat': `metadata: stat (LOOKUP+GETATTR), ${qd}`,
+    'meta.stat.qd1': 'metadata: stat (LOOKUP+GETATTR), 1 in flight',
+    'meta.readdir': 'metadata: readdir (with attributes)',
+    'meta.remove': `metadata: remove, ${qd}`,
+    'meta.remove.qd1': 'metadata: remove, 1 in flight',
+    'small.write': `small files: 4 KiB open/write FILE_SYNC/close, ${qd}`,
+    'small.write.qd1': 'small files: 4 KiB open/write FILE_SYNC/close, 1 in flight',
+    'small.read': `small files: 4 KiB open/read/close, ${qd}`,
+    'small.read.qd1': 'small files: 4 KiB open/read/close, 1 in flight',
+    'stream.write': 'streaming write 1 MiB UNSTABLE x8 + COMMIT',
+    'stream.read': 'streaming read 1 MiB x8',
+    'random.read': 'random 4 KiB reads x16',
+    'lat.getattr': 'latency: PUTFH+GETATTR (ls -l attrs), 1 in flight',
+    'lat.null': 'latency: client floor, RPC NULL, 1 in flight',
+    'lat.getattr.above-floor': 'latency: GETATTR minus client floor',
+  };
+  return labels[metric] ?? metric;
+}
