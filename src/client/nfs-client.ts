@@ -15,6 +15,7 @@ import { randomBytes } from 'node:crypto';
 import { XdrReader } from '../xdr/reader.js';
 import { XdrWriter } from '../xdr/writer.js';
 import * as N from '../xdr/gen/nfs4.js';
+import { SEQID_NEUTRAL } from '../protocol/status.js';
 import { RpcClient, ROOT_CRED, type RpcCred } from './rpc-client.js';
 import { DEFAULT_GETATTR, FATTR, bitmapOf, decodeAttrs, encodeAttrs, type Attrs, type SetAttrs } from './attrs.js';
 
@@ -261,17 +262,6 @@ interface Shared {
   ownerId: string;
   openOwner: string;
 }
-
-const NO_SEQID_BUMP = new Set<number>([
-  N.NFS4ERR_STALE_CLIENTID,
-  N.NFS4ERR_STALE_STATEID,
-  N.NFS4ERR_BAD_STATEID,
-  N.NFS4ERR_BAD_SEQID,
-  N.NFS4ERR_BADXDR,
-  N.NFS4ERR_RESOURCE,
-  N.NFS4ERR_NOFILEHANDLE,
-  N.NFS4ERR_MOVED,
-]);
 
 const RETRYABLE = new Set<number>([N.NFS4ERR_DELAY, N.NFS4ERR_GRACE]);
 
@@ -641,7 +631,7 @@ export class NfsClient {
       const a = ops[i]!;
       const r = res.resarray[i]!;
       const st = resopStatus(r);
-      const bumps = !NO_SEQID_BUMP.has(st);
+      const bumps = !SEQID_NEUTRAL.has(st);
       const ownerOfStateid = (sid: N.stateid4 | undefined) => (sid ? this.s.stateOwner.get(sid.other.toString('hex')) : undefined);
       switch (a.argop) {
         case N.OP_OPEN: {

@@ -10,7 +10,7 @@ import { XdrReader } from '../xdr/reader.js';
 import { XdrWriter } from '../xdr/writer.js';
 import { XdrError } from '../xdr/errors.js';
 import type { FileKind, FsStats, SetAttrs, Stat, Store, Timespec } from '../store/types.js';
-import { NfsError } from './status.js';
+import { NfsError } from '../protocol/status.js';
 import * as N from '../xdr/gen/nfs4.js';
 import { FATTR } from './attr-numbers.js';
 

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { XdrWriter } from '../xdr/writer.js';
 import type { Identity, Stat, Store } from '../store/types.js';
-import type { StateManager, Session, Slot } from '../state/types.js';
+import type { StateManager, Session, Slot, StateidRef } from '../state/types.js';
 import type { FhCodec } from './fh.js';
 import type { ConnectionContext } from '../rpc/context.js';
 import type { Jail } from '../policy/jail.js';
@@ -52,11 +52,6 @@ export interface FileRef {
   fh: Buffer;
   /** Attributes as of resolution (PUTFH/LOOKUP); refresh with store.getattr when an op needs fresh values. */
   stat: Stat;
-}
-
-export interface StateidRef {
-  seqid: number;
-  other: Buffer;
 }
 
 /** Per-COMPOUND context: created for each request and thrown away after. */

@@ -18,7 +18,7 @@ import {
   V40_ONLY,
   type OpSpec,
 } from './optable-types.js';
-import { NfsError, toNfsError } from './status.js';
+import { NfsError, toNfsError } from '../protocol/status.js';
 import type { Session, Slot } from '../state/types.js';
 
 export const NFS_PROGRAM = 100003;

@@ -1,5 +1,5 @@
 import * as N from '../xdr/gen/nfs4.js';
-import { NfsError } from './status.js';
+import { NfsError } from '../protocol/status.js';
 
 /** EFS name limit in bytes. */
 export const MAX_NAME_BYTES = 255;

@@ -1,10 +1,10 @@
 /**
- * In-memory state records. Plain objects with explicit links; the manager
- * keeps the indexes (client by id, session by id, state by counter) and is
- * the only code that creates or destroys them.
+ * In-memory state records. Plain objects with explicit links; the tables
+ * (clients.ts, session-table.ts, stateid-table.ts, owners.ts, files.ts) keep
+ * the indexes, and the state layer is the only code that creates or destroys them.
  */
 import type { Identity, OpenFile } from '../store/types.js';
-import type { NfsError } from '../nfs4/status.js';
+import type { NfsError } from '../protocol/status.js';
 import type { SessionImpl } from './sessions.js';
 
 /** 4.0 owner-seqid replay cache: the last outcome of a seqid-mutating op. */

@@ -1,23 +1,57 @@
 /**
- * NFSv4.1 sessions: the fore channel's slot table and reply cache
- * (RFC 8881 2.10.6). Only sa_cachethis replies are kept, as the encoded
- * COMPOUND4res bytes, together with a request fingerprint so a reused
- * seqid carrying a different request answers SEQ_FALSE_RETRY.
- * Errors never advance a slot or touch its cache.
+ * NFSv4.1 sessions: the channels CREATE_SESSION grants, and the fore
+ * channel's slot table and reply cache (RFC 8881 2.10.6). Only sa_cachethis
+ * replies are kept, as the encoded COMPOUND4res bytes, together with a
+ * request fingerprint so a reused seqid carrying a different request answers
+ * SEQ_FALSE_RETRY. Errors never advance a slot or touch its cache.
  */
 import * as N from '../xdr/gen/nfs4.js';
-import { NfsError } from '../nfs4/status.js';
-import type { Session, Slot } from './types.js';
+import { NfsError } from '../protocol/status.js';
+import type { ChannelAttrs, Session, Slot } from './types.js';
 import type { Client } from './model.js';
 
-export interface ChannelAttrs {
-  ca_headerpadsize: number;
-  ca_maxrequestsize: number;
-  ca_maxresponsesize: number;
-  ca_maxresponsesize_cached: number;
-  ca_maxoperations: number;
-  ca_maxrequests: number;
-  ca_rdma_ird: number[];
+/** Channel limits we grant. */
+export const MAX_REQUEST_SIZE = 1048576 + 16384;
+export const MAX_RESPONSE_SIZE = 1048576 + 16384;
+export const MAX_RESPONSE_SIZE_CACHED = 64 * 1024;
+export const MAX_OPERATIONS = 16;
+export const MAX_REQUESTS = 64;
+/** Smallest ca_maxrequestsize / ca_maxresponsesize that can carry a SEQUENCE (else NFS4ERR_TOOSMALL). */
+export const MIN_CHANNEL_MESSAGE = 128;
+
+/**
+ * The channels granted for what CREATE_SESSION asked: the fore channel
+ * within our limits, the back channel as asked (it is never used) with at
+ * most 16 slots. NFS4ERR_TOOSMALL for a channel on which no request or reply
+ * could ever fit (RFC 8881 18.36.3).
+ */
+export function negotiateChannels(f: ChannelAttrs, b: ChannelAttrs): { fore: ChannelAttrs; back: ChannelAttrs } {
+  if (f.ca_maxrequests < 1 || f.ca_maxoperations < 1) throw new NfsError(N.NFS4ERR_TOOSMALL, 'fore channel without slots or ops');
+  if (f.ca_maxrequestsize < MIN_CHANNEL_MESSAGE || f.ca_maxresponsesize < MIN_CHANNEL_MESSAGE) {
+    throw new NfsError(N.NFS4ERR_TOOSMALL, 'fore channel message size too small');
+  }
+  if (b.ca_maxrequestsize < MIN_CHANNEL_MESSAGE || b.ca_maxresponsesize < MIN_CHANNEL_MESSAGE) {
+    throw new NfsError(N.NFS4ERR_TOOSMALL, 'back channel message size too small');
+  }
+  const fore: ChannelAttrs = {
+    ca_headerpadsize: 0,
+    ca_maxrequestsize: Math.min(f.ca_maxrequestsize, MAX_REQUEST_SIZE),
+    ca_maxresponsesize: Math.min(f.ca_maxresponsesize, MAX_RESPONSE_SIZE),
+    ca_maxresponsesize_cached: Math.min(f.ca_maxresponsesize_cached, MAX_RESPONSE_SIZE_CACHED),
+    ca_maxoperations: Math.min(f.ca_maxoperations, MAX_OPERATIONS),
+    ca_maxrequests: Math.min(f.ca_maxrequests, MAX_REQUESTS),
+    ca_rdma_ird: [],
+  };
+  const back: ChannelAttrs = {
+    ca_headerpadsize: 0,
+    ca_maxrequestsize: b.ca_maxrequestsize,
+    ca_maxresponsesize: b.ca_maxresponsesize,
+    ca_maxresponsesize_cached: b.ca_maxresponsesize_cached,
+    ca_maxoperations: b.ca_maxoperations,
+    ca_maxrequests: Math.max(1, Math.min(b.ca_maxrequests, 16)),
+    ca_rdma_ird: [],
+  };
+  return { fore, back };
 }
 
 export class SlotImpl implements Slot {

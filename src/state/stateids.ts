@@ -13,7 +13,7 @@
  * identifier from a previous boot is recognisably stale (STALE_CLIENTID /
  * STALE_STATEID) rather than merely unknown.
  */
-import type { StateidRef } from '../nfs4/context.js';
+import type { StateidRef } from './types.js';
 
 export const TAG_OPEN = 1;
 export const TAG_LOCK = 2;

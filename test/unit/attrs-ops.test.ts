@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { XdrReader } from '../../src/xdr/reader.js';
 import { XdrWriter } from '../../src/xdr/writer.js';
-import { NfsError, toNfsError } from '../../src/nfs4/status.js';
+import { NfsError, toNfsError } from '../../src/protocol/status.js';
 import * as N from '../../src/xdr/gen/nfs4.js';
 import type { CompoundCtx } from '../../src/nfs4/context.js';
 import { MUTATES, NEEDS_CFH, SELF_ENCODES, type OpSpec } from '../../src/nfs4/optable-types.js';

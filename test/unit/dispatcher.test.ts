@@ -4,7 +4,7 @@ import { Nfs4Program, nfs4RpcProgram } from '../../src/nfs4/dispatcher.js';
 import { RpcRouter } from '../../src/rpc/router.js';
 import { testConnectionContext } from '../helpers/connection-context.js';
 import { NEEDS_CFH, SELF_ENCODES, SOLO_WITHOUT_SEQUENCE, V40_ONLY, type OpSpec } from '../../src/nfs4/optable-types.js';
-import { NfsError } from '../../src/nfs4/status.js';
+import { NfsError } from '../../src/protocol/status.js';
 import { XdrWriter } from '../../src/xdr/writer.js';
 import { XdrReader } from '../../src/xdr/reader.js';
 import { decodeCall } from '../../src/rpc/message.js';

@@ -10,7 +10,7 @@ import pino from 'pino';
 import { NfsStateManager } from '../../src/state/manager.js';
 import { StoreError, type CreateAttrs, type DirChange, type OpenFile, type SetAttrs, type Stat, type Store } from '../../src/store/types.js';
 import type { SessionImpl } from '../../src/state/sessions.js';
-import type { ChannelAttrs } from '../../src/state/sessions.js';
+import type { ChannelAttrs } from '../../src/state/types.js';
 
 export const silent = pino({ level: 'silent' });
 

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import * as N from '../../src/xdr/gen/nfs4.js';
-import { NfsError } from '../../src/nfs4/status.js';
+import { NfsError } from '../../src/protocol/status.js';
 import { CLIENTS_FILE } from '../../src/state/grace.js';
 import { Clock, makeEnv, mount40, mount41, tempDir } from './state-fakes.js';
 

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import * as N from '../../src/xdr/gen/nfs4.js';
-import { NfsError } from '../../src/nfs4/status.js';
+import { NfsError } from '../../src/protocol/status.js';
 import { NfsStateManager } from '../../src/state/manager.js';
 import { Clock, FakeStore, makeEnv, mount40, mount41, silent, tempDir, type Env } from './state-fakes.js';
 

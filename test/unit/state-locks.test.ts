@@ -1,10 +1,10 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import * as N from '../../src/xdr/gen/nfs4.js';
-import { NfsError } from '../../src/nfs4/status.js';
+import { NfsError } from '../../src/protocol/status.js';
 import { XdrWriter } from '../../src/xdr/writer.js';
 import { XdrReader } from '../../src/xdr/reader.js';
 import { lockRange, OVERFLOW_LENGTH, readLockRange, U64_ALL_ONES } from '../../src/state/locks.js';
-import { MAX_LOCKS_PER_FILE } from '../../src/state/manager.js';
+import { MAX_LOCKS_PER_FILE } from '../../src/state/lock-state.js';
 import type { LockState, OpenState } from '../../src/state/model.js';
 import { makeEnv, mount41, type Env } from './state-fakes.js';
 

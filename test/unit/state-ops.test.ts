@@ -4,7 +4,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import * as N from '../../src/xdr/gen/nfs4.js';
-import { NfsError } from '../../src/nfs4/status.js';
+import { NfsError } from '../../src/protocol/status.js';
 import { XdrWriter } from '../../src/xdr/writer.js';
 import { XdrReader } from '../../src/xdr/reader.js';
 import { FhCodec } from '../../src/nfs4/fh.js';

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import * as N from '../../src/xdr/gen/nfs4.js';
-import { NfsError } from '../../src/nfs4/status.js';
+import { NfsError } from '../../src/protocol/status.js';
 import type { OpenFile } from '../../src/store/types.js';
 import { makeEnv, mount40, mount41, type Env } from './state-fakes.js';
 

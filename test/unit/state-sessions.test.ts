@@ -1,8 +1,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import * as N from '../../src/xdr/gen/nfs4.js';
-import { NfsError } from '../../src/nfs4/status.js';
+import { NfsError } from '../../src/protocol/status.js';
 import type { SequenceArgs } from '../../src/state/types.js';
-import { MAX_OPERATIONS, MAX_RESPONSE_SIZE_CACHED, type NfsStateManager } from '../../src/state/manager.js';
+import type { NfsStateManager } from '../../src/state/manager.js';
+import { MAX_OPERATIONS, MAX_RESPONSE_SIZE_CACHED } from '../../src/state/sessions.js';
 import { chan, makeEnv, mount41, PRINCIPAL, type Env } from './state-fakes.js';
 
 function status(fn: () => unknown): number {

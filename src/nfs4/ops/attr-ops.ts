@@ -6,8 +6,9 @@ import type { XdrReader } from '../../xdr/reader.js';
 import type { XdrWriter } from '../../xdr/writer.js';
 import { StoreError, type Stat } from '../../store/types.js';
 import { checkSetattr, mayAccess, MAY_READ } from '../../policy/permissions.js';
-import { replyRoom, type CompoundCtx, type FileRef, type StateidRef } from '../context.js';
-import { NfsError } from '../status.js';
+import { replyRoom, type CompoundCtx, type FileRef } from '../context.js';
+import type { StateidRef } from '../../state/types.js';
+import { NfsError } from '../../protocol/status.js';
 import { MUTATES, NEEDS_CFH, SELF_ENCODES, type OpSpec } from '../optable-types.js';
 import * as N from '../../xdr/gen/nfs4.js';
 import {

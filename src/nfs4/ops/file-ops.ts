@@ -4,7 +4,7 @@ import type { XdrWriter } from '../../xdr/writer.js';
 import type { CompoundCtx, FileRef } from '../context.js';
 import { replyRoom } from '../context.js';
 import { MUTATES, NEEDS_CFH, NEEDS_SFH, SELF_ENCODES, type OpSpec } from '../optable-types.js';
-import { NfsError } from '../status.js';
+import { NfsError } from '../../protocol/status.js';
 import { checkComponent, MAX_SYMLINK_BYTES } from '../names.js';
 import { decodeSettable, MAX_FILESIZE } from '../attrs.js';
 import { StoreError, type DirChange, type Identity, type Stat } from '../../store/types.js';

@@ -6,12 +6,12 @@
 import * as N from '../../xdr/gen/nfs4.js';
 import type { CompoundCtx } from '../context.js';
 import { NEEDS_CFH, V40_ONLY, type OpSpec } from '../optable-types.js';
-import { NfsError } from '../status.js';
-import type { NfsStateManager } from '../../state/manager.js';
+import { NfsError } from '../../protocol/status.js';
 import type { Client } from '../../state/model.js';
 import { lockRange, readLockRange } from '../../state/locks.js';
+import type { GraceService } from '../../state/types.js';
 import type { XdrReader } from '../../xdr/reader.js';
-import { argStateid, sessionClientOrUndefined, snapshot, stateManager } from './state-common.js';
+import { argStateid, sessionClientOrUndefined, snapshot } from './state-common.js';
 
 function checkLocktype(t: number): void {
   if (t < N.READ_LT || t > N.WRITEW_LT) throw new NfsError(N.NFS4ERR_INVAL, `locktype ${t}`);
@@ -22,7 +22,7 @@ function checkRange(offset: number, length: number): void {
 }
 
 /** Grace rules for LOCK: reclaims only in grace by clients allowed to reclaim; nothing else in grace. */
-function checkGrace(sm: NfsStateManager, client: Client, reclaim: boolean): void {
+function checkGrace(sm: GraceService, client: Client, reclaim: boolean): void {
   if (reclaim) {
     if (!sm.inGrace()) throw new NfsError(N.NFS4ERR_NO_GRACE, 'not in grace period');
     if (!sm.mayReclaim(client)) throw new NfsError(N.NFS4ERR_NO_GRACE, 'client has nothing to reclaim');
@@ -66,7 +66,7 @@ const LOCK: OpSpec<N.LOCK4args, N.LOCK4resok> = {
   flags: NEEDS_CFH,
   decode: decodeLock,
   async run(ctx, a) {
-    const sm = stateManager(ctx);
+    const sm = ctx.server.state;
     const minor = ctx.minorVersion;
     const cfh = ctx.cfh!;
     requireRegularCfh(ctx);
@@ -87,25 +87,11 @@ const LOCK: OpSpec<N.LOCK4args, N.LOCK4resok> = {
         checkLocktype(a.locktype);
         checkRange(a.offset, a.length);
         checkGrace(sm, open.client, a.reclaim);
-        const ls = sm.lockStateFor(open, o.lock_owner.owner, o.lock_seqid);
-        const lo = ls.owner;
-        try {
+        // 4.0: the lock-owner's sequence continues from lock_seqid (DENIED etc. advance it)
+        return sm.withNewLockOwner(open, o.lock_owner.owner, o.lock_seqid, minor, (ls) => {
           sm.lock(ls, a.locktype, a.offset, a.length);
-        } catch (err) {
-          sm.discardLockStateIfUnused(ls);
-          if (minor === 0 && err instanceof NfsError) {
-            // the lock-owner's sequence continues from lock_seqid (DENIED etc. advance it)
-            lo.seqid = o.lock_seqid >>> 0;
-            lo.lastReply = { op: 'LOCK', ok: false, err };
-          }
-          throw err;
-        }
-        const r = { lock_stateid: snapshot(ls) };
-        if (minor === 0) {
-          lo.seqid = o.lock_seqid >>> 0;
-          lo.lastReply = { op: 'LOCK', ok: true, value: r };
-        }
-        return r;
+          return { lock_stateid: snapshot(ls) };
+        });
       });
     } else {
       const e = a.locker.lock_owner!;
@@ -133,7 +119,7 @@ const LOCKT: OpSpec<N.LOCKT4args, void> = {
   flags: NEEDS_CFH,
   decode: decodeLockt,
   run(ctx, a) {
-    const sm = stateManager(ctx);
+    const sm = ctx.server.state;
     requireRegularCfh(ctx);
     const client = ctx.minorVersion >= 1 ? sm.sessionClient(ctx.session) : sm.confirmedClient40(a.owner.clientid);
     checkLocktype(a.locktype);
@@ -150,7 +136,7 @@ const LOCKU: OpSpec<N.LOCKU4args, N.stateid4> = {
   flags: NEEDS_CFH,
   decode: decodeLocku,
   async run(ctx, a) {
-    const sm = stateManager(ctx);
+    const sm = ctx.server.state;
     const minor = ctx.minorVersion;
     const sid = argStateid(ctx, a.lock_stateid);
     const ls = sm.findLockState(sid, minor, sessionClientOrUndefined(ctx), { seqid: false });
@@ -174,7 +160,7 @@ const RELEASE_LOCKOWNER: OpSpec<N.RELEASE_LOCKOWNER4args, void> = {
   flags: V40_ONLY,
   decode: (r) => N.decode_RELEASE_LOCKOWNER4args(r),
   run(ctx, a) {
-    const sm = stateManager(ctx);
+    const sm = ctx.server.state;
     const client = sm.confirmedClient40(a.lock_owner.clientid);
     sm.releaseLockOwner(client, a.lock_owner.owner);
   },

@@ -4,18 +4,18 @@
  * one fd per open state.
  */
 import * as N from '../../xdr/gen/nfs4.js';
-import type { CompoundCtx, FileRef, StateidRef } from '../context.js';
+import type { CompoundCtx, FileRef } from '../context.js';
 import { NEEDS_CFH, V40_ONLY, type OpSpec } from '../optable-types.js';
-import { NfsError } from '../status.js';
+import { NfsError } from '../../protocol/status.js';
 import { checkComponent } from '../names.js';
 import { A, bitmapFromList, decodeSettable, type DecodedAttrs } from '../attrs.js';
 import { StoreError, type CreateAttrs, type Stat } from '../../store/types.js';
 import { creationOwnership, inGroup, mayAccess, MAY_EXEC, MAY_READ, MAY_WRITE } from '../../policy/permissions.js';
-import type { NfsStateManager } from '../../state/manager.js';
 import type { Client, OpenOwner } from '../../state/model.js';
 import { ACCESS_READ, ACCESS_WRITE } from '../../state/model.js';
 import { invalidStateid } from '../../state/stateids.js';
-import { argStateid, sessionClientOrUndefined, snapshot, stateManager } from './state-common.js';
+import type { StateManager, StateidRef } from '../../state/types.js';
+import { argStateid, sessionClientOrUndefined, snapshot } from './state-common.js';
 import { fileRef } from './file-ops.js';
 
 const WANT_FLAGS =
@@ -232,14 +232,14 @@ async function claimCurrentFh(ctx: CompoundCtx, a: N.OPEN4args): Promise<Target>
  * Byte-range LOCK keeps the grace gate. This spares clients a stall of a
  * whole lease after each restart.
  */
-function checkGraceForNonReclaim(_sm: NfsStateManager, client: Client, minor: number): void {
+function checkGraceForNonReclaim(client: Client, minor: number): void {
   // RFC 8881 18.51.3: a 4.1 client must send RECLAIM_COMPLETE before non-reclaim locking state
   if (minor >= 1 && !client.reclaimComplete) throw new NfsError(N.NFS4ERR_GRACE, 'RECLAIM_COMPLETE not sent yet');
 }
 
 async function doOpen(
   ctx: CompoundCtx,
-  sm: NfsStateManager,
+  sm: StateManager,
   client: Client,
   owner: OpenOwner,
   a: N.OPEN4args,
@@ -250,12 +250,12 @@ async function doOpen(
   let target: Target;
   switch (a.claim.claim) {
     case N.CLAIM_NULL:
-      checkGraceForNonReclaim(sm, client, minor);
+      checkGraceForNonReclaim(client, minor);
       target = await claimNull(ctx, a, access);
       break;
     case N.CLAIM_FH:
       if (minor === 0) throw new NfsError(N.NFS4ERR_NOTSUPP, 'CLAIM_FH is NFSv4.1');
-      checkGraceForNonReclaim(sm, client, minor);
+      checkGraceForNonReclaim(client, minor);
       target = await claimCurrentFh(ctx, a);
       break;
     case N.CLAIM_PREVIOUS:
@@ -280,9 +280,7 @@ async function doOpen(
   if (!ownerOverride) checkOpenAccess(ctx, stat, access);
 
   const st = await sm.withFile(stat.ino, () => sm.openState(owner, stat.ino, access, ctx.identity));
-  // 4.0: a reclaim confirms its (new to us) open-owner implicitly: the client held this open
-  // before the restart, and Linux sends no GETFH with a reclaim, so it could not OPEN_CONFIRM
-  if (a.claim.claim === N.CLAIM_PREVIOUS) owner.confirmed = true;
+  if (a.claim.claim === N.CLAIM_PREVIOUS) sm.confirmReclaimedOwner(owner);
   const stateid = snapshot(st);
   const rflags = N.OPEN4_RESULT_LOCKTYPE_POSIX | (minor === 0 && !owner.confirmed ? N.OPEN4_RESULT_CONFIRM : 0);
   const ref = target.ref ?? fileRef(ctx, stat);
@@ -302,7 +300,7 @@ const OPEN: OpSpec<N.OPEN4args, N.OPEN4resok> = {
   // creating, or opening for writing (which may truncate), changes the file system
   mutates: (a) => a.openhow.opentype === N.OPEN4_CREATE || (a.share_access & N.OPEN4_SHARE_ACCESS_WRITE) !== 0,
   async run(ctx, a) {
-    const sm = stateManager(ctx);
+    const sm = ctx.server.state;
     const minor = ctx.minorVersion;
     let access = a.share_access >>> 0;
     let want = 0;
@@ -321,24 +319,7 @@ const OPEN: OpSpec<N.OPEN4args, N.OPEN4resok> = {
 
     // 4.1: the session's client (the clientid in the owner is ignored); 4.0: the named, confirmed client
     const client = minor >= 1 ? sm.sessionClient(ctx.session) : sm.confirmedClient40(a.owner.clientid);
-    let owner = sm.openOwner(client, a.owner.owner);
-    if (owner && minor === 0 && !owner.confirmed && !(a.seqid === owner.seqid && owner.lastReply)) {
-      // RFC 7530 16.16.5: a new OPEN on an unconfirmed owner starts it over
-      sm.resetOpenOwner(owner);
-      owner = undefined;
-    }
-    let fresh = false;
-    if (!owner) {
-      owner = sm.newOpenOwner(client, a.owner.owner, a.seqid);
-      fresh = true;
-    }
-    const o = owner;
-    let out: OpenOutcome;
-    try {
-      out = await sm.withSeqid(o, a.seqid, minor, 'OPEN', () => doOpen(ctx, sm, client, o, a, access, want));
-    } finally {
-      if (fresh) sm.discardOpenOwnerIfEmpty(o);
-    }
+    const out = await sm.withOpenOwner(client, a.owner.owner, a.seqid, minor, (owner) => doOpen(ctx, sm, client, owner, a, access, want));
     ctx.cfh = out.ref;
     ctx.currentStateid = out.stateid;
     return out.res;
@@ -352,7 +333,7 @@ const OPEN_CONFIRM: OpSpec<N.OPEN_CONFIRM4args, N.OPEN_CONFIRM4resok> = {
   flags: NEEDS_CFH | V40_ONLY,
   decode: (r) => N.decode_OPEN_CONFIRM4args(r),
   async run(ctx, a) {
-    const sm = stateManager(ctx);
+    const sm = ctx.server.state;
     const st = sm.findOpenState(a.open_stateid, 0, undefined, { seqid: false });
     if (st.ino !== ctx.cfh!.ino) throw new NfsError(N.NFS4ERR_BAD_STATEID, 'stateid is for another file');
     return sm.withSeqid(st.owner, a.seqid, 0, 'OPEN_CONFIRM', () => {
@@ -370,7 +351,7 @@ const OPEN_DOWNGRADE: OpSpec<N.OPEN_DOWNGRADE4args, N.OPEN_DOWNGRADE4resok> = {
   flags: NEEDS_CFH,
   decode: (r) => N.decode_OPEN_DOWNGRADE4args(r),
   async run(ctx, a) {
-    const sm = stateManager(ctx);
+    const sm = ctx.server.state;
     const minor = ctx.minorVersion;
     const sid = argStateid(ctx, a.open_stateid);
     const st = sm.findOpenState(sid, minor, sessionClientOrUndefined(ctx), { seqid: false });
@@ -395,7 +376,7 @@ const CLOSE: OpSpec<N.CLOSE4args, N.stateid4> = {
   flags: NEEDS_CFH,
   decode: (r) => N.decode_CLOSE4args(r),
   async run(ctx, a) {
-    const sm = stateManager(ctx);
+    const sm = ctx.server.state;
     const minor = ctx.minorVersion;
     const sid = argStateid(ctx, a.open_stateid);
     let st;

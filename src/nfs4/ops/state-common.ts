@@ -2,18 +2,11 @@
  * Helpers shared by the state op handlers (state-ops.ts, open.ts, lock.ts).
  */
 import * as N from '../../xdr/gen/nfs4.js';
-import type { CompoundCtx, StateidRef } from '../context.js';
-import { NfsError } from '../status.js';
-import { NfsStateManager } from '../../state/manager.js';
+import type { CompoundCtx } from '../context.js';
+import { NfsError } from '../../protocol/status.js';
 import type { Client } from '../../state/model.js';
 import { isCurrentStateid } from '../../state/stateids.js';
-
-/** The concrete state manager behind ctx.server.state. */
-export function stateManager(ctx: CompoundCtx): NfsStateManager {
-  const s = ctx.server.state;
-  if (!(s instanceof NfsStateManager)) throw new NfsError(N.NFS4ERR_SERVERFAULT, 'state manager does not support state ops');
-  return s;
-}
+import type { StateidRef } from '../../state/types.js';
 
 /**
  * The principal a client record is bound to (RFC 8881 2.4, RFC 7530 16.33):
@@ -35,7 +28,7 @@ export function argStateid(ctx: CompoundCtx, sid: StateidRef): StateidRef {
 
 /** 4.1: the client of the compound's session (stateids must belong to it). 4.0: undefined (any). */
 export function sessionClientOrUndefined(ctx: CompoundCtx): Client | undefined {
-  return ctx.minorVersion >= 1 ? stateManager(ctx).sessionClient(ctx.session) : undefined;
+  return ctx.minorVersion >= 1 ? ctx.server.state.sessionClient(ctx.session) : undefined;
 }
 
 /** A stateid value to return / remember (the state object keeps changing; this does not). */

@@ -7,8 +7,8 @@ import * as N from '../../xdr/gen/nfs4.js';
 import type { XdrReader } from '../../xdr/reader.js';
 import type { XdrWriter } from '../../xdr/writer.js';
 import { NEEDS_CFH, SOLO_WITHOUT_SEQUENCE, V40_ONLY, type OpSpec } from '../optable-types.js';
-import { NfsError } from '../status.js';
-import { argStateid, principalOf, sessionClientOrUndefined, stateManager } from './state-common.js';
+import { NfsError } from '../../protocol/status.js';
+import { argStateid, principalOf, sessionClientOrUndefined } from './state-common.js';
 import { OPEN_OPS } from './open.js';
 import { LOCK_OPS } from './lock.js';
 import { isAnonymousStateid, isBypassStateid } from '../../state/stateids.js';
@@ -32,7 +32,7 @@ const EXCHANGE_ID: OpSpec<N.EXCHANGE_ID4args, N.EXCHANGE_ID4resok> = {
   flags: SOLO_WITHOUT_SEQUENCE,
   decode: (r: XdrReader) => N.decode_EXCHANGE_ID4args(r),
   run(ctx, a) {
-    const sm = stateManager(ctx);
+    const sm = ctx.server.state;
     if (a.eia_flags & ~EXCHGID_FLAGS_ALLOWED || a.eia_flags & N.EXCHGID4_FLAG_CONFIRMED_R) {
       throw new NfsError(N.NFS4ERR_INVAL, `eia_flags 0x${(a.eia_flags >>> 0).toString(16)}`);
     }
@@ -63,7 +63,7 @@ const CREATE_SESSION: OpSpec<N.CREATE_SESSION4args, N.CREATE_SESSION4resok> = {
   flags: SOLO_WITHOUT_SEQUENCE,
   decode: (r) => N.decode_CREATE_SESSION4args(r),
   async run(ctx, a) {
-    const sm = stateManager(ctx);
+    const sm = ctx.server.state;
     if (a.csa_flags & ~CREATE_SESSION_FLAGS_ALLOWED) throw new NfsError(N.NFS4ERR_INVAL, `csa_flags 0x${a.csa_flags.toString(16)}`);
     const r = await sm.createSession({
       clientid: a.csa_clientid,
@@ -90,7 +90,7 @@ const DESTROY_SESSION: OpSpec<N.DESTROY_SESSION4args, void> = {
   flags: SOLO_WITHOUT_SEQUENCE,
   decode: (r) => N.decode_DESTROY_SESSION4args(r),
   run(ctx, a) {
-    stateManager(ctx).destroySession(a.dsa_sessionid);
+    ctx.server.state.destroySession(a.dsa_sessionid);
   },
 };
 
@@ -100,7 +100,7 @@ const DESTROY_CLIENTID: OpSpec<N.DESTROY_CLIENTID4args, void> = {
   flags: SOLO_WITHOUT_SEQUENCE,
   decode: (r) => N.decode_DESTROY_CLIENTID4args(r),
   run(ctx, a) {
-    stateManager(ctx).destroyClientId(a.dca_clientid, ctx.session);
+    ctx.server.state.destroyClientId(a.dca_clientid, ctx.session);
   },
 };
 
@@ -110,7 +110,7 @@ const BIND_CONN_TO_SESSION: OpSpec<N.BIND_CONN_TO_SESSION4args, N.BIND_CONN_TO_S
   flags: SOLO_WITHOUT_SEQUENCE,
   decode: (r) => N.decode_BIND_CONN_TO_SESSION4args(r),
   run(ctx, a) {
-    const s = stateManager(ctx).bindConnToSession(a.bctsa_sessid);
+    const s = ctx.server.state.bindConnToSession(a.bctsa_sessid);
     switch (a.bctsa_dir) {
       case N.CDFC4_FORE:
       case N.CDFC4_FORE_OR_BOTH:
@@ -137,7 +137,7 @@ const RECLAIM_COMPLETE: OpSpec<N.RECLAIM_COMPLETE4args, void> = {
   decode: (r) => N.decode_RECLAIM_COMPLETE4args(r),
   run(ctx, a) {
     if (a.rca_one_fs && !ctx.cfh) throw new NfsError(N.NFS4ERR_NOFILEHANDLE, 'RECLAIM_COMPLETE(one_fs) needs a filehandle');
-    const sm = stateManager(ctx);
+    const sm = ctx.server.state;
     if (!ctx.session) throw new NfsError(N.NFS4ERR_OP_NOT_IN_SESSION, 'RECLAIM_COMPLETE');
     sm.reclaimComplete(ctx.session, a.rca_one_fs);
   },
@@ -149,7 +149,7 @@ const TEST_STATEID: OpSpec<N.TEST_STATEID4args, N.TEST_STATEID4resok> = {
   flags: 0,
   decode: (r) => N.decode_TEST_STATEID4args(r),
   run(ctx, a) {
-    const sm = stateManager(ctx);
+    const sm = ctx.server.state;
     const client = sm.sessionClient(ctx.session);
     return { tsr_status_codes: a.ts_stateids.map((sid) => sm.testStateid(client, sid)) };
   },
@@ -162,7 +162,7 @@ const FREE_STATEID: OpSpec<N.FREE_STATEID4args, void> = {
   flags: 0,
   decode: (r) => N.decode_FREE_STATEID4args(r),
   run(ctx, a) {
-    const sm = stateManager(ctx);
+    const sm = ctx.server.state;
     const sid = argStateid(ctx, a.fsa_stateid);
     if (isAnonymousStateid(sid) || isBypassStateid(sid)) throw new NfsError(N.NFS4ERR_BAD_STATEID, 'special stateid');
     sm.freeStateid(sm.sessionClient(ctx.session), sid);
@@ -179,7 +179,7 @@ const SETCLIENTID: OpSpec<N.SETCLIENTID4args, N.SETCLIENTID4resok> = {
   run(ctx, a) {
     if (a.client.id.length === 0) throw new NfsError(N.NFS4ERR_INVAL, 'empty client id');
     // the callback is recorded for CLID_INUSE answers only: this server never dials clients
-    const r = stateManager(ctx).setClientId(
+    const r = ctx.server.state.setClientId(
       a.client.id,
       a.client.verifier,
       principalOf(ctx),
@@ -197,7 +197,7 @@ const SETCLIENTID_CONFIRM: OpSpec<N.SETCLIENTID_CONFIRM4args, void> = {
   flags: V40_ONLY,
   decode: (r) => N.decode_SETCLIENTID_CONFIRM4args(r),
   async run(ctx, a) {
-    await stateManager(ctx).setClientIdConfirm(a.clientid, a.setclientid_confirm, principalOf(ctx));
+    await ctx.server.state.setClientIdConfirm(a.clientid, a.setclientid_confirm, principalOf(ctx));
   },
 };
 
@@ -207,7 +207,7 @@ const RENEW: OpSpec<N.RENEW4args, void> = {
   flags: V40_ONLY,
   decode: (r) => N.decode_RENEW4args(r),
   run(ctx, a) {
-    stateManager(ctx).renew(a.clientid);
+    ctx.server.state.renew(a.clientid);
   },
 };
 
@@ -222,7 +222,7 @@ const DELEGRETURN: OpSpec<N.DELEGRETURN4args, void> = {
     const sid = argStateid(ctx, a.deleg_stateid);
     if (isAnonymousStateid(sid) || isBypassStateid(sid)) throw new NfsError(N.NFS4ERR_BAD_STATEID, 'special stateid');
     // no delegation is ever handed out: a known open/lock stateid is still not a delegation
-    stateManager(ctx).findState(sid, ctx.minorVersion, sessionClientOrUndefined(ctx));
+    ctx.server.state.findState(sid, ctx.minorVersion, sessionClientOrUndefined(ctx));
     throw new NfsError(N.NFS4ERR_BAD_STATEID, 'not a delegation stateid');
   },
 };

@@ -1,3 +1,9 @@
+/**
+ * NFSv4 op results that are not NFS4_OK: NfsError, how store and system
+ * errors map to it, and which errors leave a 4.0 owner seqid alone. Below
+ * both the op handlers (src/nfs4) and the state layer (src/state), which
+ * throw and catch the same NfsError.
+ */
 import type { XdrWriter } from '../xdr/writer.js';
 import { StoreError } from '../store/types.js';
 import * as N from '../xdr/gen/nfs4.js';
@@ -41,6 +47,18 @@ const ERRNO_TO_STATUS: Record<string, number> = {
   EDQUOT: N.NFS4ERR_DQUOT,
   ENOTSUP: N.NFS4ERR_NOTSUPP,
 };
+
+/** 4.0 errors that leave an open/lock-owner's seqid where it was (RFC 7530 9.1.7), for server and client alike. */
+export const SEQID_NEUTRAL: ReadonlySet<number> = new Set<number>([
+  N.NFS4ERR_STALE_CLIENTID,
+  N.NFS4ERR_STALE_STATEID,
+  N.NFS4ERR_BAD_STATEID,
+  N.NFS4ERR_BAD_SEQID,
+  N.NFS4ERR_BADXDR,
+  N.NFS4ERR_RESOURCE,
+  N.NFS4ERR_NOFILEHANDLE,
+  N.NFS4ERR_MOVED,
+]);
 
 /** Maps a thrown value to an NfsError; unknown errors become SERVERFAULT (and are logged by the dispatcher). */
 export function toNfsError(err: unknown): NfsError | undefined {
