@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { XdrReader } from '../../src/xdr/reader.js';
 import { XdrWriter } from '../../src/xdr/writer.js';
-import { NfsError } from '../../src/nfs4/status.js';
+import { NfsError } from '../../src/protocol/status.js';
 import * as N from '../../src/xdr/gen/nfs4.js';
 import type { CompoundCtx } from '../../src/nfs4/context.js';
 import { SELF_ENCODES, type OpSpec } from '../../src/nfs4/optable-types.js';

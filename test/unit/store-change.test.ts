@@ -85,13 +85,13 @@ describe('change floors are bounded', () => {
     for (let i = 0; i < 40; i++) files.push((await s.createFile(s.rootIno, `f${i}`, A)).stat);
     // floors linger when a file is mutated twice within one ctime tick and never again; with
     // fine-grained timestamps that is rare, so plant them directly (white box)
-    const inner = s as unknown as { changes: ChangeTracker; invalidate(ino: number): void };
+    const inner = s as unknown as { changes: ChangeTracker; resolver: { invalidate(ino: number): void } };
     const tracker = inner.changes;
     const seen = new Map<number, number>();
     for (const f of files) {
       const c = (await s.getattr(f.ino)).change;
       tracker.bump(f.ino, c);
-      inner.invalidate(f.ino);
+      inner.resolver.invalidate(f.ino);
       seen.set(f.ino, c + 1);
       expect((await s.getattr(f.ino)).change).toBe(c + 1);
     }

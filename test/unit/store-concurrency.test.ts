@@ -189,7 +189,7 @@ describe('remove locking', () => {
 
     for (const via of ['lookup', 'getattr'] as const) {
       const x = (await s.createFile(d.ino, 'x', A)).stat;
-      if (via === 'getattr') (s as unknown as { statCache: { delete(ino: number): void } }).statCache.delete(x.ino);
+      if (via === 'getattr') (s as unknown as { resolver: { statCache: { delete(ino: number): void } } }).resolver.statCache.delete(x.ino);
       const h = holdLstatResult('/d/x');
       const read = outcome(via === 'lookup' ? s.lookup(d.ino, 'x') : s.getattr(x.ino));
       await until(h.held, 'the read');

@@ -127,7 +127,7 @@ describe('stat reads', () => {
     const { s } = await open();
     const d = (await s.mkdir(s.rootIno, 'd', { mode: 0o755, uid: 0, gid: 0 })).stat;
     const r = await s.createFile(d.ino, 'f', A); // the directory's stat is not cached while... it is, after dirAfter
-    const inner = s as unknown as { statCache: { delete(ino: number): void } };
+    const inner = (s as unknown as { resolver: { statCache: { delete(ino: number): void } } }).resolver;
     inner.statCache.delete(d.ino);
     const before = s.cacheStats().resolves;
     const all = await Promise.all(Array.from({ length: 10 }, () => s.getattr(d.ino)));
@@ -142,7 +142,7 @@ describe('stat reads', () => {
     const { s } = await open();
     const a = (await s.createFile(s.rootIno, 'a', A)).stat;
     const b = (await s.createFile(s.rootIno, 'b', A)).stat;
-    const inner = s as unknown as { statCache: { delete(ino: number): void } };
+    const inner = (s as unknown as { resolver: { statCache: { delete(ino: number): void } } }).resolver;
     inner.statCache.delete(b.ino);
     const o = await s.sharedFile(a.ino, true);
     // writes to a run while b is read: b's stat is still cached

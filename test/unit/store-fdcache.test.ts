@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { readdir } from 'node:fs/promises';
-import { LocalStore, type LocalFile } from '../../src/store/local/local-store.js';
+import { LocalStore } from '../../src/store/local/local-store.js';
+import type { LocalFile } from '../../src/store/local/open-files.js';
 import { Lru } from '../../src/store/local/lru.js';
 import { RwLock } from '../../src/store/local/rwlock.js';
 import { StoreError } from '../../src/store/types.js';

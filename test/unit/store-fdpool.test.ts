@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import * as N from '../../src/xdr/gen/nfs4.js';
-import { NfsError } from '../../src/nfs4/status.js';
+import { NfsError } from '../../src/protocol/status.js';
 import { NfsStateManager } from '../../src/state/manager.js';
 import { FdPool } from '../../src/store/local/fd-pool.js';
 import { sys } from '../../src/store/local/sys.js';

@@ -6,6 +6,11 @@ export interface Link {
   name: string;
 }
 
+/** Key of a directory entry for the per-entry locks (the root, which has no entry, gets its own key). */
+export function entryKey(l: Link | undefined): string {
+  return l ? l.parent + '/' + l.name : '/';
+}
+
 export interface INode {
   /** Primary name. */
   parent: number;
