@@ -23,9 +23,7 @@ import { newConnectionId, type ConnectionContext } from './rpc/context.js';
 import { efsBindRpcProgram } from './rpc/efs-bind.js';
 import { Jail } from './policy/jail.js';
 import type { ResolvedLimits } from './limits.js';
-import { FILE_OPS } from './nfs4/ops/file-ops.js';
-import { ATTR_OPS } from './nfs4/ops/attr-ops.js';
-import { STATE_OPS } from './nfs4/ops/state-ops.js';
+import { OP_SPECS } from './nfs4/optable.js';
 import type { ServerCtx } from './nfs4/context.js';
 import * as N from './xdr/gen/nfs4.js';
 import type { FileSystem, Model, MountTarget } from './model/types.js';
@@ -170,7 +168,7 @@ export class Fleet implements ControlPlaneEffects {
       },
       log,
     };
-    const program = new Nfs4Program(server, [...FILE_OPS, ...ATTR_OPS, ...STATE_OPS]);
+    const program = new Nfs4Program(server, OP_SPECS);
     // efs-utils' efs-proxy binds each new connection to a partition before any NFS traffic
     const router = new RpcRouter([nfs4RpcProgram(program), efsBindRpcProgram(fileSystemId)]);
     return { fileSystemId, store, state, router };

@@ -82,3 +82,10 @@ export interface CompoundCtx {
 export function replyRoom(ctx: CompoundCtx): number {
   return ctx.replyBudget - (ctx.reply.length - ctx.replyStart);
 }
+
+/** Fresh attributes of a filehandle's object, kept in `ref` (the store serves them from its stat cache). */
+export async function refresh(ctx: CompoundCtx, ref: FileRef): Promise<Stat> {
+  const stat = await ctx.server.store.getattr(ref.ino);
+  ref.stat = stat;
+  return stat;
+}

@@ -58,7 +58,10 @@ const LAST_OP_V40 = N.OP_RELEASE_LOCKOWNER;
 const LAST_OP_V41 = N.OP_RECLAIM_COMPLETE;
 const EMPTY = Buffer.alloc(0);
 
-/** SEQUENCE is run by the dispatcher itself (slot checks and replay wrap the whole compound); the spec only decodes. */
+/**
+ * SEQUENCE is run by the dispatcher itself (slot checks and replay wrap the
+ * whole compound; its op table row says so); the spec only decodes.
+ */
 const SEQUENCE_SPEC: OpSpec<N.SEQUENCE4args, never> = {
   op: N.OP_SEQUENCE,
   name: 'SEQUENCE',
@@ -87,9 +90,10 @@ export class Nfs4Program {
   private readonly ops: (OpSpec | undefined)[] = [];
   readonly drc = new DuplicateRequestCache();
 
+  /** `specs`: the op table's (OP_SPECS of optable.ts), or a test's own few. */
   constructor(
     private readonly server: ServerCtx,
-    specs: OpSpec[],
+    specs: readonly OpSpec[],
   ) {
     for (const s of [SEQUENCE_SPEC, ...specs]) {
       if (this.ops[s.op]) throw new Error(`op ${s.name} registered twice`);

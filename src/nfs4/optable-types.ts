@@ -14,6 +14,7 @@ export const V40_ONLY = 1 << 4;
 /** The op writes its own OK result into ctx.reply (zero-copy READ). The status word is already written. */
 export const SELF_ENCODES = 1 << 6;
 
+/** An op as the dispatcher runs it: its row of the op table (optable.ts) joined with its implementation. */
 export interface OpSpec<A = any, R = any> {
   op: number;
   name: string;
@@ -28,3 +29,6 @@ export interface OpSpec<A = any, R = any> {
   /** Encodes what the op's result carries after a non-OK status (e.g. SETATTR's attrsset), whoever raised the error. */
   errorBody?(w: XdrWriter): void;
 }
+
+/** An op's implementation, as the op files export it; its opcode, name and flags are in its op table row. */
+export type OpImpl<A = any, R = any> = Omit<OpSpec<A, R>, 'op' | 'name' | 'flags'>;

@@ -9,14 +9,14 @@ import { NfsError } from '../../src/protocol/status.js';
 import * as N from '../../src/xdr/gen/nfs4.js';
 import type { CompoundCtx } from '../../src/nfs4/context.js';
 import { SELF_ENCODES, type OpSpec } from '../../src/nfs4/optable-types.js';
-import { ATTR_OPS } from '../../src/nfs4/ops/attr-ops.js';
+import { OP_SPECS } from '../../src/nfs4/optable.js';
 import { LocalStore } from '../../src/store/local/local-store.js';
 import type { Stat } from '../../src/store/types.js';
 import { FakeStore, listBitmap, mkCtx, mkFattr, parseFattr } from './attrs-helpers.js';
 
-const GETATTR = ATTR_OPS.find((o) => o.op === N.OP_GETATTR)!;
-const SETATTR = ATTR_OPS.find((o) => o.op === N.OP_SETATTR)!;
-const READDIR = ATTR_OPS.find((o) => o.op === N.OP_READDIR)!;
+const GETATTR = OP_SPECS.find((o) => o.op === N.OP_GETATTR)!;
+const SETATTR = OP_SPECS.find((o) => o.op === N.OP_SETATTR)!;
+const READDIR = OP_SPECS.find((o) => o.op === N.OP_READDIR)!;
 
 const STANDARD = [1, 3, 4, 8, 11, 19, 20, 33, 35, 36, 37, 41, 45, 47, 52, 53, 55];
 

@@ -5,12 +5,13 @@ import { NfsError, toNfsError } from '../../src/protocol/status.js';
 import * as N from '../../src/xdr/gen/nfs4.js';
 import type { CompoundCtx } from '../../src/nfs4/context.js';
 import { MUTATES, NEEDS_CFH, SELF_ENCODES, type OpSpec } from '../../src/nfs4/optable-types.js';
-import { ATTR_OPS, READDIR_EMPTY_BYTES } from '../../src/nfs4/ops/attr-ops.js';
+import { READDIR_EMPTY_BYTES } from '../../src/nfs4/ops/attr-ops.js';
+import { OP_SPECS } from '../../src/nfs4/optable.js';
 import { A, bitmapToList } from '../../src/nfs4/attrs.js';
 import { FakeStore, FH, listBitmap, mkCtx, mkFattr, mkStat, parseFattr } from './attrs-helpers.js';
 
 const op = (code: number): OpSpec => {
-  const s = ATTR_OPS.find((o) => o.op === code);
+  const s = OP_SPECS.find((o) => o.op === code);
   if (!s) throw new Error(`no op ${code}`);
   return s;
 };
@@ -19,6 +20,8 @@ const SETATTR = op(N.OP_SETATTR);
 const VERIFY = op(N.OP_VERIFY);
 const NVERIFY = op(N.OP_NVERIFY);
 const READDIR = op(N.OP_READDIR);
+/** The attribute ops (attr-ops.ts) as the op table registers them. */
+const ATTR_OPS = [GETATTR, SETATTR, VERIFY, NVERIFY, READDIR];
 
 /** Runs an op like the dispatcher: decode args from bytes, run, encode OK results. */
 async function call(spec: OpSpec, ctx: CompoundCtx, args: (w: XdrWriter) => void): Promise<{ status: number; body: Buffer }> {

@@ -11,7 +11,7 @@ import { FhCodec } from '../../src/nfs4/fh.js';
 import { A, bitmapFromList, bitmapHas } from '../../src/nfs4/attrs.js';
 import type { CompoundCtx } from '../../src/nfs4/context.js';
 import type { OpSpec } from '../../src/nfs4/optable-types.js';
-import { STATE_OPS } from '../../src/nfs4/ops/state-ops.js';
+import { OP_SPECS } from '../../src/nfs4/optable.js';
 import type { SessionImpl } from '../../src/state/sessions.js';
 import type { Stat } from '../../src/store/types.js';
 import { Clock, FakeStore, makeEnv, mount40, mount41, silent, tempDir, type Env } from './state-fakes.js';
@@ -50,7 +50,7 @@ function ctxFor(minor: number, session?: SessionImpl, uid = 1000): CompoundCtx {
 }
 
 function spec(name: string): OpSpec {
-  const s = STATE_OPS.find((o) => o.name === name);
+  const s = OP_SPECS.find((o) => o.name === name);
   if (!s) throw new Error(`no op ${name}`);
   return s;
 }

@@ -2,14 +2,13 @@
  * Attribute operations: GETATTR, SETATTR, VERIFY, NVERIFY and READDIR
  * (RFC 8881 sections 18.7, 18.30, 18.31, 18.15, 18.23; RFC 7530 section 16).
  */
-import type { XdrReader } from '../../xdr/reader.js';
 import type { XdrWriter } from '../../xdr/writer.js';
 import { StoreError, type Stat } from '../../store/types.js';
-import { checkSetattr, mayAccess, MAY_READ } from '../../policy/permissions.js';
+import { checkSetattr, MAY_READ } from '../../policy/permissions.js';
 import { replyRoom, type CompoundCtx, type FileRef } from '../context.js';
 import type { StateidRef } from '../../state/types.js';
 import { NfsError } from '../../protocol/status.js';
-import { MUTATES, NEEDS_CFH, SELF_ENCODES, type OpSpec } from '../optable-types.js';
+import type { OpImpl } from '../optable-types.js';
 import * as N from '../../xdr/gen/nfs4.js';
 import {
   assertReadable,
@@ -26,7 +25,7 @@ import {
   type Fattr4,
 } from '../attrs.js';
 import { argStateid } from './state-common.js';
-import { isAnonymousStateid, isBypassStateid } from '../../state/stateids.js';
+import { isSpecialStateid, requireAccess, requireRegular } from './guards.js';
 
 /* ------------------------------------------------------------------ */
 /* Shared helpers                                                       */
@@ -73,10 +72,7 @@ interface GetattrRes {
   src: AttrSource;
 }
 
-const GETATTR: OpSpec<GETATTR4args, GetattrRes> = {
-  op: N.OP_GETATTR,
-  name: 'GETATTR',
-  flags: NEEDS_CFH,
+export const GETATTR: OpImpl<GETATTR4args, GetattrRes> = {
   decode: (r) => ({ attr_request: decodeBitmap(r) }),
   async run(ctx, args) {
     const cfh = ctx.cfh!;
@@ -117,11 +113,10 @@ async function setattr(ctx: CompoundCtx, args: SETATTR4args): Promise<SetattrRes
   const stat = await freshStat(ctx, cfh);
   let sizeCoveredByStateid = false;
   if (set.size !== undefined) {
-    if (stat.kind === 'dir') throw new NfsError(N.NFS4ERR_ISDIR, 'size of a directory');
-    if (stat.kind !== 'reg') throw new NfsError(N.NFS4ERR_INVAL, `size of a ${stat.kind}`);
+    requireRegular(stat, ctx.minorVersion, 'plain', 'size of');
     if (set.size > MAX_FILESIZE) throw new NfsError(N.NFS4ERR_FBIG, `size ${set.size}`);
     const sid = argStateid(ctx, args.stateid);
-    if (!isAnonymousStateid(sid) && !isBypassStateid(sid)) {
+    if (!isSpecialStateid(sid)) {
       // Validates ownership by this file, currency and write access (OPENMODE); renews the lease.
       await ctx.server.state.resolveIo(sid, cfh.ino, true, ctx.minorVersion);
       sizeCoveredByStateid = true;
@@ -140,10 +135,7 @@ async function setattr(ctx: CompoundCtx, args: SETATTR4args): Promise<SetattrRes
   return { attrsset: attrset };
 }
 
-const SETATTR: OpSpec<SETATTR4args, SetattrRes> = {
-  op: N.OP_SETATTR,
-  name: 'SETATTR',
-  flags: NEEDS_CFH | MUTATES,
+export const SETATTR: OpImpl<SETATTR4args, SetattrRes> = {
   decode: (r) => ({ stateid: N.decode_stateid4(r), obj_attributes: decodeFattr(r) }),
   run: setattr,
   errorBody: EMPTY_ATTRSSET,
@@ -166,20 +158,14 @@ async function compareCurrent(ctx: CompoundCtx, f: Fattr4): Promise<boolean> {
   return attrsEqual(f, attrSource(ctx, cfh, stat), ctx.minorVersion);
 }
 
-const VERIFY: OpSpec<VERIFY4args, void> = {
-  op: N.OP_VERIFY,
-  name: 'VERIFY',
-  flags: NEEDS_CFH,
+export const VERIFY: OpImpl<VERIFY4args, void> = {
   decode: (r) => ({ obj_attributes: decodeFattr(r) }),
   async run(ctx, args) {
     if (!(await compareCurrent(ctx, args.obj_attributes))) throw new NfsError(N.NFS4ERR_NOT_SAME);
   },
 };
 
-const NVERIFY: OpSpec<VERIFY4args, void> = {
-  op: N.OP_NVERIFY,
-  name: 'NVERIFY',
-  flags: NEEDS_CFH,
+export const NVERIFY: OpImpl<VERIFY4args, void> = {
   decode: (r) => ({ obj_attributes: decodeFattr(r) }),
   async run(ctx, args) {
     if (await compareCurrent(ctx, args.obj_attributes)) throw new NfsError(N.NFS4ERR_SAME);
@@ -222,7 +208,7 @@ export async function readdir(ctx: CompoundCtx, a: READDIR4args): Promise<void> 
   // Cookies 1 and 2 are reserved ("." and ".." in some servers); ours are never 1 or 2.
   if (a.cookie === 1 || a.cookie === 2) throw new NfsError(N.NFS4ERR_BAD_COOKIE, `reserved cookie ${a.cookie}`);
   assertReadable(a.attr_request);
-  if (!mayAccess(dir, ctx.identity, MAY_READ)) throw new NfsError(N.NFS4ERR_ACCESS, 'readdir needs read permission');
+  requireAccess(ctx, dir, MAY_READ, 'readdir needs read permission');
 
   // The result must fit both the client's maxcount and what is left of the session's reply size.
   const room = replyRoom(ctx);
@@ -297,10 +283,7 @@ export async function readdir(ctx: CompoundCtx, a: READDIR4args): Promise<void> 
   w.bool(eof);
 }
 
-const READDIR: OpSpec<READDIR4args, void> = {
-  op: N.OP_READDIR,
-  name: 'READDIR',
-  flags: NEEDS_CFH | SELF_ENCODES,
+export const READDIR: OpImpl<READDIR4args, void> = {
   decode: (r) => ({
     cookie: r.u64(),
     cookieverf: r.fixedOpaque(8),
@@ -310,5 +293,3 @@ const READDIR: OpSpec<READDIR4args, void> = {
   }),
   run: readdir,
 };
-
-export const ATTR_OPS: OpSpec[] = [GETATTR, SETATTR, VERIFY, NVERIFY, READDIR];

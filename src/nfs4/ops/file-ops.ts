@@ -1,24 +1,15 @@
 import * as N from '../../xdr/gen/nfs4.js';
 import type { XdrReader } from '../../xdr/reader.js';
 import type { XdrWriter } from '../../xdr/writer.js';
-import type { CompoundCtx, FileRef } from '../context.js';
-import { replyRoom } from '../context.js';
-import { MUTATES, NEEDS_CFH, NEEDS_SFH, SELF_ENCODES, type OpSpec } from '../optable-types.js';
+import { refresh, replyRoom, type CompoundCtx, type FileRef } from '../context.js';
+import type { OpImpl } from '../optable-types.js';
 import { NfsError } from '../../protocol/status.js';
 import { checkComponent, MAX_SYMLINK_BYTES } from '../names.js';
 import { decodeSettable, MAX_FILESIZE } from '../attrs.js';
-import { StoreError, type DirChange, type Identity, type Stat } from '../../store/types.js';
-import { creationOwnership, deleteEntryRefusal, mayAccess, MAY_EXEC, MAY_READ, MAY_WRITE } from '../../policy/permissions.js';
+import { StoreError, type DirChange, type Stat } from '../../store/types.js';
+import { creationOwnership, mayAccess, MAY_EXEC, MAY_READ, MAY_WRITE } from '../../policy/permissions.js';
 import { AUTH_SYS } from '../../rpc/message.js';
-import { argStateid } from './state-common.js';
-import { isAnonymousStateid, isBypassStateid } from '../../state/stateids.js';
-
-const isSpecialStateid = (sid: N.stateid4): boolean => isAnonymousStateid(sid) || isBypassStateid(sid);
-
-/** I/O through another user's open is checked against the caller's own permissions (checked at OPEN otherwise). */
-function sameIdentity(a: Identity, b: Identity): boolean {
-  return a.uid === b.uid && a.gid === b.gid;
-}
+import { ioTarget, requireAccess, requireDeleteEntry, requireDir, requireRegular } from './guards.js';
 
 /** Largest READ/WRITE payload (EFS: 1 MiB). */
 export const MAX_IO = 1024 * 1024;
@@ -61,41 +52,11 @@ function cfh(ctx: CompoundCtx): FileRef {
   return ctx.cfh!;
 }
 
-/** The current filehandle must be a directory (symlink -> SYMLINK, other -> NOTDIR). */
-function requireDir(ref: FileRef): void {
-  if (ref.stat.kind === 'dir') return;
-  throw new NfsError(ref.stat.kind === 'lnk' ? N.NFS4ERR_SYMLINK : N.NFS4ERR_NOTDIR);
-}
-
-function requireAccess(ctx: CompoundCtx, stat: Stat, want: number): void {
-  if (!mayAccess(stat, ctx.identity, want)) throw new NfsError(N.NFS4ERR_ACCESS);
-}
-
-/**
- * Removing or renaming `entry` out of `dir`: NFS4ERR_ACCESS for the mode bits,
- * NFS4ERR_PERM for a sticky directory's owner rule (RFC 8881 15.1.6.2: the
- * caller is neither root nor the owner).
- */
-function requireDeleteEntry(ctx: CompoundCtx, dir: Stat, entry: Stat): void {
-  const refusal = deleteEntryRefusal(dir, entry, ctx.identity);
-  if (refusal) throw new NfsError(refusal === 'sticky' ? N.NFS4ERR_PERM : N.NFS4ERR_ACCESS, `${refusal}: may not remove the entry`);
-}
-
 function cinfo(c: DirChange): N.change_info4 {
   return { atomic: true, before: c.before, after: c.after };
 }
 
-/** Fresh attributes of the current filehandle (the store serves them from its stat cache). */
-async function refresh(ctx: CompoundCtx, ref: FileRef): Promise<Stat> {
-  const stat = await ctx.server.store.getattr(ref.ino);
-  ref.stat = stat;
-  return stat;
-}
-
-const PUTROOTFH: OpSpec<undefined, void> = {
-  op: N.OP_PUTROOTFH,
-  name: 'PUTROOTFH',
-  flags: 0,
+export const PUTROOTFH: OpImpl<undefined, void> = {
   decode: noArgs,
   async run(ctx) {
     const stat = await connectionRoot(ctx);
@@ -104,12 +65,7 @@ const PUTROOTFH: OpSpec<undefined, void> = {
   },
 };
 
-const PUTPUBFH: OpSpec<undefined, void> = { ...PUTROOTFH, op: N.OP_PUTPUBFH, name: 'PUTPUBFH' };
-
-const PUTFH: OpSpec<N.PUTFH4args, void> = {
-  op: N.OP_PUTFH,
-  name: 'PUTFH',
-  flags: 0,
+export const PUTFH: OpImpl<N.PUTFH4args, void> = {
   decode: (r: XdrReader) => N.decode_PUTFH4args(r),
   async run(ctx, args) {
     const decoded = ctx.server.fh.decode(args.object);
@@ -125,19 +81,13 @@ const PUTFH: OpSpec<N.PUTFH4args, void> = {
   },
 };
 
-const GETFH: OpSpec<undefined, FileRef> = {
-  op: N.OP_GETFH,
-  name: 'GETFH',
-  flags: NEEDS_CFH,
+export const GETFH: OpImpl<undefined, FileRef> = {
   decode: noArgs,
   run: (ctx) => cfh(ctx),
   encode: (w: XdrWriter, ref) => N.encode_GETFH4resok(w, { object: ref.fh }),
 };
 
-const SAVEFH: OpSpec<undefined, void> = {
-  op: N.OP_SAVEFH,
-  name: 'SAVEFH',
-  flags: NEEDS_CFH,
+export const SAVEFH: OpImpl<undefined, void> = {
   decode: noArgs,
   run(ctx) {
     ctx.sfh = ctx.cfh;
@@ -145,10 +95,7 @@ const SAVEFH: OpSpec<undefined, void> = {
   },
 };
 
-const RESTOREFH: OpSpec<undefined, void> = {
-  op: N.OP_RESTOREFH,
-  name: 'RESTOREFH',
-  flags: 0,
+export const RESTOREFH: OpImpl<undefined, void> = {
   decode: noArgs,
   run(ctx) {
     // RFC 7530 16.29.4 names its own error for this; RFC 8881 18.27.4 uses NOFILEHANDLE
@@ -158,14 +105,11 @@ const RESTOREFH: OpSpec<undefined, void> = {
   },
 };
 
-const LOOKUP: OpSpec<N.LOOKUP4args, void> = {
-  op: N.OP_LOOKUP,
-  name: 'LOOKUP',
-  flags: NEEDS_CFH,
+export const LOOKUP: OpImpl<N.LOOKUP4args, void> = {
   decode: (r) => N.decode_LOOKUP4args(r),
   async run(ctx, args) {
     const dir = cfh(ctx);
-    requireDir(dir);
+    requireDir(dir.stat);
     const name = checkComponent(args.objname);
     requireAccess(ctx, dir.stat, MAY_EXEC);
     const stat = await ctx.server.store.lookup(dir.ino, name);
@@ -174,14 +118,11 @@ const LOOKUP: OpSpec<N.LOOKUP4args, void> = {
   },
 };
 
-const LOOKUPP: OpSpec<undefined, void> = {
-  op: N.OP_LOOKUPP,
-  name: 'LOOKUPP',
-  flags: NEEDS_CFH,
+export const LOOKUPP: OpImpl<undefined, void> = {
   decode: noArgs,
   async run(ctx) {
     const dir = cfh(ctx);
-    requireDir(dir);
+    requireDir(dir.stat);
     if (await isConnectionRoot(ctx, dir)) {
       // at an access point's root, ".." is the root itself: nothing above it is reachable
       if (ctx.conn.jail) return;
@@ -194,10 +135,7 @@ const LOOKUPP: OpSpec<undefined, void> = {
   },
 };
 
-const ACCESS: OpSpec<N.ACCESS4args, N.ACCESS4resok> = {
-  op: N.OP_ACCESS,
-  name: 'ACCESS',
-  flags: NEEDS_CFH,
+export const ACCESS: OpImpl<N.ACCESS4args, N.ACCESS4resok> = {
   decode: (r) => N.decode_ACCESS4args(r),
   async run(ctx, args) {
     const stat = await refresh(ctx, cfh(ctx));
@@ -219,10 +157,7 @@ const ACCESS: OpSpec<N.ACCESS4args, N.ACCESS4resok> = {
   encode: (w, res) => N.encode_ACCESS4resok(w, res),
 };
 
-const READLINK: OpSpec<undefined, N.READLINK4resok> = {
-  op: N.OP_READLINK,
-  name: 'READLINK',
-  flags: NEEDS_CFH,
+export const READLINK: OpImpl<undefined, N.READLINK4resok> = {
   decode: noArgs,
   async run(ctx) {
     const ref = cfh(ctx);
@@ -237,14 +172,11 @@ interface CreateResult {
   attrset: number[];
 }
 
-const CREATE: OpSpec<N.CREATE4args, CreateResult> = {
-  op: N.OP_CREATE,
-  name: 'CREATE',
-  flags: NEEDS_CFH | MUTATES,
+export const CREATE: OpImpl<N.CREATE4args, CreateResult> = {
   decode: (r) => N.decode_CREATE4args(r),
   async run(ctx, args) {
     const dir = cfh(ctx);
-    requireDir(dir);
+    requireDir(dir.stat);
     const name = checkComponent(args.objname);
     const type = args.objtype.type;
     if (type === N.NF4BLK || type === N.NF4CHR) throw new NfsError(N.NFS4ERR_BADTYPE, 'EFS does not support device files');
@@ -276,15 +208,12 @@ const CREATE: OpSpec<N.CREATE4args, CreateResult> = {
   encode: (w, res) => N.encode_CREATE4resok(w, res),
 };
 
-const LINK: OpSpec<N.LINK4args, N.LINK4resok> = {
-  op: N.OP_LINK,
-  name: 'LINK',
-  flags: NEEDS_CFH | NEEDS_SFH | MUTATES,
+export const LINK: OpImpl<N.LINK4args, N.LINK4resok> = {
   decode: (r) => N.decode_LINK4args(r),
   async run(ctx, args) {
     const dir = cfh(ctx);
     const src = ctx.sfh!;
-    requireDir(dir);
+    requireDir(dir.stat);
     const name = checkComponent(args.newname);
     if (src.stat.kind === 'dir') throw new NfsError(N.NFS4ERR_ISDIR);
     const dirStat = await refresh(ctx, dir);
@@ -295,14 +224,11 @@ const LINK: OpSpec<N.LINK4args, N.LINK4resok> = {
   encode: (w, res) => N.encode_LINK4resok(w, res),
 };
 
-const REMOVE: OpSpec<N.REMOVE4args, N.REMOVE4resok> = {
-  op: N.OP_REMOVE,
-  name: 'REMOVE',
-  flags: NEEDS_CFH | MUTATES,
+export const REMOVE: OpImpl<N.REMOVE4args, N.REMOVE4resok> = {
   decode: (r) => N.decode_REMOVE4args(r),
   async run(ctx, args) {
     const dir = cfh(ctx);
-    requireDir(dir);
+    requireDir(dir.stat);
     const name = checkComponent(args.target);
     const store = ctx.server.store;
     const dirStat = await refresh(ctx, dir);
@@ -314,16 +240,13 @@ const REMOVE: OpSpec<N.REMOVE4args, N.REMOVE4resok> = {
   encode: (w, res) => N.encode_REMOVE4resok(w, res),
 };
 
-const RENAME: OpSpec<N.RENAME4args, N.RENAME4resok> = {
-  op: N.OP_RENAME,
-  name: 'RENAME',
-  flags: NEEDS_CFH | NEEDS_SFH | MUTATES,
+export const RENAME: OpImpl<N.RENAME4args, N.RENAME4resok> = {
   decode: (r) => N.decode_RENAME4args(r),
   async run(ctx, args) {
     const fromDir = ctx.sfh!;
     const toDir = cfh(ctx);
-    requireDir(fromDir);
-    requireDir(toDir);
+    requireDir(fromDir.stat);
+    requireDir(toDir.stat);
     const oldName = checkComponent(args.oldname);
     const newName = checkComponent(args.newname);
     const store = ctx.server.store;
@@ -362,19 +285,12 @@ interface ReadArgs {
 }
 
 
-const READ: OpSpec<ReadArgs, void> = {
-  op: N.OP_READ,
-  name: 'READ',
-  flags: NEEDS_CFH | SELF_ENCODES,
+export const READ: OpImpl<ReadArgs, void> = {
   decode: (r) => N.decode_READ4args(r),
   async run(ctx, args) {
     const ref = cfh(ctx);
-    if (ref.stat.kind === 'dir') throw new NfsError(N.NFS4ERR_ISDIR);
-    if (ref.stat.kind !== 'reg') throw new NfsError(ref.stat.kind === 'lnk' && ctx.minorVersion === 1 ? N.NFS4ERR_SYMLINK : N.NFS4ERR_INVAL);
-    const sid = argStateid(ctx, args.stateid);
-    if (isSpecialStateid(sid)) requireAccess(ctx, await refresh(ctx, ref), MAY_READ);
-    const target = await ctx.server.state.resolveIo(sid, ref.ino, false, ctx.minorVersion);
-    if (target.openedBy && !sameIdentity(target.openedBy, ctx.identity)) requireAccess(ctx, await refresh(ctx, ref), MAY_READ);
+    requireRegular(ref.stat, ctx.minorVersion, 'io');
+    const target = await ioTarget(ctx, ref, args.stateid, false);
     const count = Math.max(0, Math.min(args.count, MAX_IO, replyRoom(ctx) - READ_OVERHEAD));
     const w = ctx.reply;
     const eofAt = w.reserveU32();
@@ -395,20 +311,13 @@ interface WriteArgs {
   data: Buffer;
 }
 
-const WRITE: OpSpec<WriteArgs, N.WRITE4resok> = {
-  op: N.OP_WRITE,
-  name: 'WRITE',
-  flags: NEEDS_CFH | MUTATES,
+export const WRITE: OpImpl<WriteArgs, N.WRITE4resok> = {
   decode: (r) => N.decode_WRITE4args(r),
   async run(ctx, args) {
     const ref = cfh(ctx);
-    if (ref.stat.kind === 'dir') throw new NfsError(N.NFS4ERR_ISDIR);
-    if (ref.stat.kind !== 'reg') throw new NfsError(ref.stat.kind === 'lnk' && ctx.minorVersion === 1 ? N.NFS4ERR_SYMLINK : N.NFS4ERR_INVAL);
+    requireRegular(ref.stat, ctx.minorVersion, 'io');
     if (args.data.length > MAX_IO) throw new NfsError(N.NFS4ERR_INVAL, 'write larger than maxwrite');
-    const sid = argStateid(ctx, args.stateid);
-    if (isSpecialStateid(sid)) requireAccess(ctx, await refresh(ctx, ref), MAY_WRITE);
-    const target = await ctx.server.state.resolveIo(sid, ref.ino, true, ctx.minorVersion);
-    if (target.openedBy && !sameIdentity(target.openedBy, ctx.identity)) requireAccess(ctx, await refresh(ctx, ref), MAY_WRITE);
+    const target = await ioTarget(ctx, ref, args.stateid, true);
     const sync = args.stable !== N.UNSTABLE4;
     // the payload goes from the request view to the file: no copy
     const bytes = await ctx.server.store.write(target.file, args.data, args.offset, sync);
@@ -417,15 +326,11 @@ const WRITE: OpSpec<WriteArgs, N.WRITE4resok> = {
   encode: (w, res) => N.encode_WRITE4resok(w, res),
 };
 
-const COMMIT: OpSpec<N.COMMIT4args, N.COMMIT4resok> = {
-  op: N.OP_COMMIT,
-  name: 'COMMIT',
-  flags: NEEDS_CFH,
+export const COMMIT: OpImpl<N.COMMIT4args, N.COMMIT4resok> = {
   decode: (r) => N.decode_COMMIT4args(r),
   async run(ctx) {
     const ref = cfh(ctx);
-    if (ref.stat.kind === 'dir') throw new NfsError(N.NFS4ERR_ISDIR);
-    if (ref.stat.kind !== 'reg') throw new NfsError(ref.stat.kind === 'lnk' && ctx.minorVersion === 1 ? N.NFS4ERR_SYMLINK : N.NFS4ERR_INVAL);
+    requireRegular(ref.stat, ctx.minorVersion, 'io');
     // fsync on any descriptor of the inode flushes all of its dirty data
     const file = await ctx.server.store.sharedFile(ref.ino, false);
     await ctx.server.store.commit(file);
@@ -437,14 +342,11 @@ const COMMIT: OpSpec<N.COMMIT4args, N.COMMIT4resok> = {
 /** EFS offers AUTH_SYS only (no Kerberos). */
 const SECINFO_RESULT: N.secinfo4[] = [{ flavor: AUTH_SYS }];
 
-const SECINFO: OpSpec<N.SECINFO4args, N.secinfo4[]> = {
-  op: N.OP_SECINFO,
-  name: 'SECINFO',
-  flags: NEEDS_CFH,
+export const SECINFO: OpImpl<N.SECINFO4args, N.secinfo4[]> = {
   decode: (r) => N.decode_SECINFO4args(r),
   async run(ctx, args) {
     const dir = cfh(ctx);
-    requireDir(dir);
+    requireDir(dir.stat);
     const name = checkComponent(args.name);
     requireAccess(ctx, dir.stat, MAY_EXEC);
     await ctx.server.store.lookup(dir.ino, name);
@@ -455,15 +357,12 @@ const SECINFO: OpSpec<N.SECINFO4args, N.secinfo4[]> = {
   encode: (w, res) => N.encode_SECINFO4resok(w, res),
 };
 
-const SECINFO_NO_NAME: OpSpec<number, N.secinfo4[]> = {
-  op: N.OP_SECINFO_NO_NAME,
-  name: 'SECINFO_NO_NAME',
-  flags: NEEDS_CFH,
+export const SECINFO_NO_NAME: OpImpl<number, N.secinfo4[]> = {
   decode: (r) => N.decode_SECINFO_NO_NAME4args(r),
   async run(ctx, style) {
     const ref = cfh(ctx);
     if (style === N.SECINFO_STYLE4_PARENT) {
-      requireDir(ref);
+      requireDir(ref.stat);
       if (await isConnectionRoot(ctx, ref)) throw new NfsError(N.NFS4ERR_NOENT);
     } else if (style !== N.SECINFO_STYLE4_CURRENT_FH) throw new NfsError(N.NFS4ERR_INVAL);
     ctx.cfh = undefined;
@@ -471,25 +370,3 @@ const SECINFO_NO_NAME: OpSpec<number, N.secinfo4[]> = {
   },
   encode: (w, res) => N.encode_SECINFO4resok(w, res),
 };
-
-export const FILE_OPS: OpSpec[] = [
-  PUTROOTFH,
-  PUTPUBFH,
-  PUTFH,
-  GETFH,
-  SAVEFH,
-  RESTOREFH,
-  LOOKUP,
-  LOOKUPP,
-  ACCESS,
-  READLINK,
-  CREATE,
-  LINK,
-  REMOVE,
-  RENAME,
-  READ,
-  WRITE,
-  COMMIT,
-  SECINFO,
-  SECINFO_NO_NAME,
-];

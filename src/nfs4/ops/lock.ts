@@ -4,14 +4,14 @@
  * blocking queue (the *W lock types behave like the plain ones; clients poll).
  */
 import * as N from '../../xdr/gen/nfs4.js';
-import type { CompoundCtx } from '../context.js';
-import { NEEDS_CFH, V40_ONLY, type OpSpec } from '../optable-types.js';
+import type { OpImpl } from '../optable-types.js';
 import { NfsError } from '../../protocol/status.js';
 import type { Client } from '../../state/model.js';
 import { lockRange, readLockRange } from '../../state/locks.js';
 import type { GraceService } from '../../state/types.js';
 import type { XdrReader } from '../../xdr/reader.js';
 import { argStateid, sessionClientOrUndefined, snapshot } from './state-common.js';
+import { requireConfirmedOpen, requireRegular, requireStateOfCfh } from './guards.js';
 
 function checkLocktype(t: number): void {
   if (t < N.READ_LT || t > N.WRITEW_LT) throw new NfsError(N.NFS4ERR_INVAL, `locktype ${t}`);
@@ -29,12 +29,6 @@ function checkGrace(sm: GraceService, client: Client, reclaim: boolean): void {
   } else if (sm.inGrace()) {
     throw new NfsError(N.NFS4ERR_GRACE, 'server in grace period');
   }
-}
-
-function requireRegularCfh(ctx: CompoundCtx): void {
-  const kind = ctx.cfh!.stat.kind;
-  if (kind === 'reg') return;
-  throw new NfsError(kind === 'dir' ? N.NFS4ERR_ISDIR : N.NFS4ERR_INVAL, `locking a ${kind}`);
 }
 
 // Hand-written argument decoders: offset/length are read exactly (see readLockRange).
@@ -60,27 +54,23 @@ function decodeLocku(r: XdrReader): N.LOCKU4args {
   return { locktype, seqid, lock_stateid, offset, length };
 }
 
-const LOCK: OpSpec<N.LOCK4args, N.LOCK4resok> = {
-  op: N.OP_LOCK,
-  name: 'LOCK',
-  flags: NEEDS_CFH,
+export const LOCK: OpImpl<N.LOCK4args, N.LOCK4resok> = {
   decode: decodeLock,
   async run(ctx, a) {
     const sm = ctx.server.state;
     const minor = ctx.minorVersion;
-    const cfh = ctx.cfh!;
-    requireRegularCfh(ctx);
+    requireRegular(ctx.cfh!.stat, ctx.minorVersion, 'plain', 'locking');
     const sessionClient = sessionClientOrUndefined(ctx);
     let res: N.LOCK4resok;
     if (a.locker.new_lock_owner) {
       const o = a.locker.open_owner!;
       const sid = argStateid(ctx, o.open_stateid);
       const open = sm.findOpenState(sid, minor, sessionClient, { seqid: false });
-      if (open.ino !== cfh.ino) throw new NfsError(N.NFS4ERR_BAD_STATEID, 'open stateid is for another file');
+      requireStateOfCfh(ctx, open, 'open stateid');
       // 4.0: the open-owner's seqid sequences this LOCK (RFC 7530 16.10.5); its reply is replayed from there
       res = await sm.withSeqid(open.owner, o.open_seqid, minor, 'LOCK', () => {
         sm.checkStateSeqid(open, sid, minor);
-        if (minor === 0 && !open.owner.confirmed) throw new NfsError(N.NFS4ERR_BAD_STATEID, 'open not confirmed');
+        requireConfirmedOpen(open, minor);
         if (minor === 0 && !o.lock_owner.clientid.equals(open.client.id)) {
           throw new NfsError(N.NFS4ERR_BAD_STATEID, 'lock-owner of another client');
         }
@@ -97,7 +87,7 @@ const LOCK: OpSpec<N.LOCK4args, N.LOCK4resok> = {
       const e = a.locker.lock_owner!;
       const sid = argStateid(ctx, e.lock_stateid);
       const ls = sm.findLockState(sid, minor, sessionClient, { seqid: false });
-      if (ls.ino !== cfh.ino) throw new NfsError(N.NFS4ERR_BAD_STATEID, 'lock stateid is for another file');
+      requireStateOfCfh(ctx, ls, 'lock stateid');
       res = await sm.withSeqid(ls.owner, e.lock_seqid, minor, 'LOCK', () => {
         sm.checkStateSeqid(ls, sid, minor);
         checkLocktype(a.locktype);
@@ -113,14 +103,11 @@ const LOCK: OpSpec<N.LOCK4args, N.LOCK4resok> = {
   encode: (w, res) => N.encode_LOCK4resok(w, res),
 };
 
-const LOCKT: OpSpec<N.LOCKT4args, void> = {
-  op: N.OP_LOCKT,
-  name: 'LOCKT',
-  flags: NEEDS_CFH,
+export const LOCKT: OpImpl<N.LOCKT4args, void> = {
   decode: decodeLockt,
   run(ctx, a) {
     const sm = ctx.server.state;
-    requireRegularCfh(ctx);
+    requireRegular(ctx.cfh!.stat, ctx.minorVersion, 'plain', 'locking');
     const client = ctx.minorVersion >= 1 ? sm.sessionClient(ctx.session) : sm.confirmedClient40(a.owner.clientid);
     checkLocktype(a.locktype);
     checkRange(a.offset, a.length);
@@ -130,17 +117,14 @@ const LOCKT: OpSpec<N.LOCKT4args, void> = {
   },
 };
 
-const LOCKU: OpSpec<N.LOCKU4args, N.stateid4> = {
-  op: N.OP_LOCKU,
-  name: 'LOCKU',
-  flags: NEEDS_CFH,
+export const LOCKU: OpImpl<N.LOCKU4args, N.stateid4> = {
   decode: decodeLocku,
   async run(ctx, a) {
     const sm = ctx.server.state;
     const minor = ctx.minorVersion;
     const sid = argStateid(ctx, a.lock_stateid);
     const ls = sm.findLockState(sid, minor, sessionClientOrUndefined(ctx), { seqid: false });
-    if (ls.ino !== ctx.cfh!.ino) throw new NfsError(N.NFS4ERR_BAD_STATEID, 'lock stateid is for another file');
+    requireStateOfCfh(ctx, ls, 'lock stateid');
     const res = await sm.withSeqid(ls.owner, a.seqid, minor, 'LOCKU', () => {
       sm.checkStateSeqid(ls, sid, minor);
       checkLocktype(a.locktype);
@@ -154,10 +138,7 @@ const LOCKU: OpSpec<N.LOCKU4args, N.stateid4> = {
   encode: (w, res) => N.encode_stateid4(w, res),
 };
 
-const RELEASE_LOCKOWNER: OpSpec<N.RELEASE_LOCKOWNER4args, void> = {
-  op: N.OP_RELEASE_LOCKOWNER,
-  name: 'RELEASE_LOCKOWNER',
-  flags: V40_ONLY,
+export const RELEASE_LOCKOWNER: OpImpl<N.RELEASE_LOCKOWNER4args, void> = {
   decode: (r) => N.decode_RELEASE_LOCKOWNER4args(r),
   run(ctx, a) {
     const sm = ctx.server.state;
@@ -165,5 +146,3 @@ const RELEASE_LOCKOWNER: OpSpec<N.RELEASE_LOCKOWNER4args, void> = {
     sm.releaseLockOwner(client, a.lock_owner.owner);
   },
 };
-
-export const LOCK_OPS: OpSpec[] = [LOCK, LOCKT, LOCKU, RELEASE_LOCKOWNER];

@@ -4,8 +4,8 @@
  * one fd per open state.
  */
 import * as N from '../../xdr/gen/nfs4.js';
-import type { CompoundCtx, FileRef } from '../context.js';
-import { NEEDS_CFH, V40_ONLY, type OpSpec } from '../optable-types.js';
+import { refresh, type CompoundCtx, type FileRef } from '../context.js';
+import type { OpImpl } from '../optable-types.js';
 import { NfsError } from '../../protocol/status.js';
 import { checkComponent } from '../names.js';
 import { A, bitmapFromList, decodeSettable, type DecodedAttrs } from '../attrs.js';
@@ -17,6 +17,7 @@ import { invalidStateid } from '../../state/stateids.js';
 import type { StateManager, StateidRef } from '../../state/types.js';
 import { argStateid, sessionClientOrUndefined, snapshot } from './state-common.js';
 import { fileRef } from './file-ops.js';
+import { requireAccess, requireConfirmedOpen, requireDir, requireRegular, requireStateOfCfh } from './guards.js';
 
 const WANT_FLAGS =
   N.OPEN4_SHARE_ACCESS_WANT_DELEG_MASK |
@@ -41,20 +42,6 @@ function isEEXIST(err: unknown): boolean {
   return err instanceof StoreError ? err.code === 'EEXIST' : (err as { code?: unknown } | null)?.code === 'EEXIST';
 }
 
-/** OPEN only opens regular files (RFC 8881 18.16.3; RFC 7530 16.16.6: 4.0 answers SYMLINK for other types). */
-function requireRegular(stat: Stat, minor: number): void {
-  switch (stat.kind) {
-    case 'reg':
-      return;
-    case 'dir':
-      throw new NfsError(N.NFS4ERR_ISDIR);
-    case 'lnk':
-      throw new NfsError(N.NFS4ERR_SYMLINK);
-    default:
-      throw new NfsError(minor === 0 ? N.NFS4ERR_SYMLINK : N.NFS4ERR_WRONG_TYPE, `cannot open a ${stat.kind}`);
-  }
-}
-
 /** Verifier of an exclusive create, stored in atime/mtime seconds (nseconds 0), as other servers do. */
 function verifierTimes(verf: Buffer): { atime: { sec: number; nsec: number }; mtime: { sec: number; nsec: number } } {
   return { atime: { sec: verf.readUInt32BE(0), nsec: 0 }, mtime: { sec: verf.readUInt32BE(4), nsec: 0 } };
@@ -70,7 +57,7 @@ function checkOpenAccess(ctx: CompoundCtx, stat: Stat, access: number): void {
   if (access & ACCESS_READ && !mayAccess(stat, who, MAY_READ) && !mayAccess(stat, who, MAY_EXEC)) {
     throw new NfsError(N.NFS4ERR_ACCESS, 'no read permission');
   }
-  if (access & ACCESS_WRITE && !mayAccess(stat, who, MAY_WRITE)) throw new NfsError(N.NFS4ERR_ACCESS, 'no write permission');
+  if (access & ACCESS_WRITE) requireAccess(ctx, stat, MAY_WRITE, 'no write permission');
 }
 
 function delegationNone(minor: number, want: number): N.open_delegation4 {
@@ -151,14 +138,13 @@ async function claimNull(ctx: CompoundCtx, a: N.OPEN4args, access: number): Prom
   const store = ctx.server.store;
   const minor = ctx.minorVersion;
   const dirRef = ctx.cfh!;
-  if (dirRef.stat.kind !== 'dir') throw new NfsError(dirRef.stat.kind === 'lnk' ? N.NFS4ERR_SYMLINK : N.NFS4ERR_NOTDIR);
+  requireDir(dirRef.stat);
   const name = checkComponent(a.claim.file ?? '');
   const creating = a.openhow.opentype === N.OPEN4_CREATE;
   const plan = creating ? createPlan(a.openhow.how!, minor) : undefined;
   for (let attempt = 0; ; attempt++) {
-    const dir = await store.getattr(dirRef.ino);
-    dirRef.stat = dir;
-    if (!mayAccess(dir, ctx.identity, MAY_EXEC)) throw new NfsError(N.NFS4ERR_ACCESS, 'no search permission on the directory');
+    const dir = await refresh(ctx, dirRef);
+    requireAccess(ctx, dir, MAY_EXEC, 'no search permission on the directory');
     let stat: Stat | undefined;
     try {
       stat = await store.lookup(dir.ino, name);
@@ -178,16 +164,16 @@ async function claimNull(ctx: CompoundCtx, a: N.OPEN4args, access: number): Prom
         return { stat, cinfo: unchanged, attrset: exclusiveAttrset(plan), created: stat.uid === ctx.identity.uid };
       }
       // UNCHECKED4 on an existing file: only a size of 0 is applied (truncate)
-      requireRegular(stat, minor);
+      requireRegular(stat, minor, 'open', 'cannot open');
       if (plan.attrs.set.size === 0) {
         if (!(access & ACCESS_WRITE)) throw new NfsError(N.NFS4ERR_INVAL, 'truncating open without write access');
-        if (!mayAccess(stat, ctx.identity, MAY_WRITE)) throw new NfsError(N.NFS4ERR_ACCESS, 'no write permission');
+        requireAccess(ctx, stat, MAY_WRITE, 'no write permission');
         if (stat.size !== 0) stat = await store.setattr(stat.ino, { size: 0 });
         return { stat, cinfo: unchanged, attrset: bitmapFromList([A.SIZE]), created: false };
       }
       return { stat, cinfo: unchanged, attrset: [], created: false };
     }
-    if (!mayAccess(dir, ctx.identity, MAY_WRITE | MAY_EXEC)) throw new NfsError(N.NFS4ERR_ACCESS, 'no write permission on the directory');
+    requireAccess(ctx, dir, MAY_WRITE | MAY_EXEC, 'no write permission on the directory');
     const attrs = newFileAttrs(ctx, dir, plan);
     try {
       const r = await store.createFile(dir.ino, name, attrs);
@@ -220,8 +206,7 @@ function exclusiveAttrset(plan: CreatePlan): number[] {
 async function claimCurrentFh(ctx: CompoundCtx, a: N.OPEN4args): Promise<Target> {
   if (a.openhow.opentype === N.OPEN4_CREATE) throw new NfsError(N.NFS4ERR_INVAL, 'OPEN4_CREATE with a filehandle claim');
   const ref = ctx.cfh!;
-  const stat = await ctx.server.store.getattr(ref.ino);
-  ref.stat = stat;
+  const stat = await refresh(ctx, ref);
   return { stat, ref, cinfo: { atomic: true, before: stat.change, after: stat.change }, attrset: [], created: false };
 }
 
@@ -273,7 +258,7 @@ async function doOpen(
       throw new NfsError(N.NFS4ERR_INVAL, `claim ${a.claim.claim}`);
   }
   const stat = target.stat;
-  requireRegular(stat, minor);
+  requireRegular(stat, minor, 'open', 'cannot open');
   // the owner may open a file this OPEN created whatever its mode (POSIX open(O_CREAT)),
   // and may reclaim an open it held before the restart
   const ownerOverride = (target.created || a.claim.claim === N.CLAIM_PREVIOUS) && stat.uid === ctx.identity.uid;
@@ -292,10 +277,7 @@ async function doOpen(
   };
 }
 
-const OPEN: OpSpec<N.OPEN4args, N.OPEN4resok> = {
-  op: N.OP_OPEN,
-  name: 'OPEN',
-  flags: NEEDS_CFH,
+export const OPEN: OpImpl<N.OPEN4args, N.OPEN4resok> = {
   decode: (r) => N.decode_OPEN4args(r),
   // creating, or opening for writing (which may truncate), changes the file system
   mutates: (a) => a.openhow.opentype === N.OPEN4_CREATE || (a.share_access & N.OPEN4_SHARE_ACCESS_WRITE) !== 0,
@@ -327,15 +309,12 @@ const OPEN: OpSpec<N.OPEN4args, N.OPEN4resok> = {
   encode: (w, res) => N.encode_OPEN4resok(w, res),
 };
 
-const OPEN_CONFIRM: OpSpec<N.OPEN_CONFIRM4args, N.OPEN_CONFIRM4resok> = {
-  op: N.OP_OPEN_CONFIRM,
-  name: 'OPEN_CONFIRM',
-  flags: NEEDS_CFH | V40_ONLY,
+export const OPEN_CONFIRM: OpImpl<N.OPEN_CONFIRM4args, N.OPEN_CONFIRM4resok> = {
   decode: (r) => N.decode_OPEN_CONFIRM4args(r),
   async run(ctx, a) {
     const sm = ctx.server.state;
     const st = sm.findOpenState(a.open_stateid, 0, undefined, { seqid: false });
-    if (st.ino !== ctx.cfh!.ino) throw new NfsError(N.NFS4ERR_BAD_STATEID, 'stateid is for another file');
+    requireStateOfCfh(ctx, st);
     return sm.withSeqid(st.owner, a.seqid, 0, 'OPEN_CONFIRM', () => {
       sm.checkStateSeqid(st, a.open_stateid, 0);
       sm.confirmOpen(st);
@@ -345,20 +324,17 @@ const OPEN_CONFIRM: OpSpec<N.OPEN_CONFIRM4args, N.OPEN_CONFIRM4resok> = {
   encode: (w, res) => N.encode_OPEN_CONFIRM4resok(w, res),
 };
 
-const OPEN_DOWNGRADE: OpSpec<N.OPEN_DOWNGRADE4args, N.OPEN_DOWNGRADE4resok> = {
-  op: N.OP_OPEN_DOWNGRADE,
-  name: 'OPEN_DOWNGRADE',
-  flags: NEEDS_CFH,
+export const OPEN_DOWNGRADE: OpImpl<N.OPEN_DOWNGRADE4args, N.OPEN_DOWNGRADE4resok> = {
   decode: (r) => N.decode_OPEN_DOWNGRADE4args(r),
   async run(ctx, a) {
     const sm = ctx.server.state;
     const minor = ctx.minorVersion;
     const sid = argStateid(ctx, a.open_stateid);
     const st = sm.findOpenState(sid, minor, sessionClientOrUndefined(ctx), { seqid: false });
-    if (st.ino !== ctx.cfh!.ino) throw new NfsError(N.NFS4ERR_BAD_STATEID, 'stateid is for another file');
+    requireStateOfCfh(ctx, st);
     const res = await sm.withSeqid(st.owner, a.seqid, minor, 'OPEN_DOWNGRADE', () => {
       sm.checkStateSeqid(st, sid, minor);
-      if (minor === 0 && !st.owner.confirmed) throw new NfsError(N.NFS4ERR_BAD_STATEID, 'open not confirmed');
+      requireConfirmedOpen(st, minor);
       const access = minor >= 1 ? a.share_access & ~WANT_FLAGS : a.share_access;
       if (a.share_deny !== N.OPEN4_SHARE_DENY_NONE) throw new NfsError(N.NFS4ERR_INVAL, 'share_deny');
       sm.downgrade(st, access);
@@ -370,10 +346,7 @@ const OPEN_DOWNGRADE: OpSpec<N.OPEN_DOWNGRADE4args, N.OPEN_DOWNGRADE4resok> = {
   encode: (w, res) => N.encode_OPEN_DOWNGRADE4resok(w, res),
 };
 
-const CLOSE: OpSpec<N.CLOSE4args, N.stateid4> = {
-  op: N.OP_CLOSE,
-  name: 'CLOSE',
-  flags: NEEDS_CFH,
+export const CLOSE: OpImpl<N.CLOSE4args, N.stateid4> = {
   decode: (r) => N.decode_CLOSE4args(r),
   async run(ctx, a) {
     const sm = ctx.server.state;
@@ -393,10 +366,10 @@ const CLOSE: OpSpec<N.CLOSE4args, N.stateid4> = {
       throw err;
     }
     const open = st;
-    if (open.ino !== ctx.cfh!.ino) throw new NfsError(N.NFS4ERR_BAD_STATEID, 'stateid is for another file');
+    requireStateOfCfh(ctx, open);
     const res = await sm.withSeqid(open.owner, a.seqid, minor, 'CLOSE', async () => {
       sm.checkStateSeqid(open, sid, minor);
-      if (minor === 0 && !open.owner.confirmed) throw new NfsError(N.NFS4ERR_BAD_STATEID, 'open not confirmed');
+      requireConfirmedOpen(open, minor);
       // RFC 8881 18.2.4: no locks may exist after the CLOSE; we do not free them implicitly
       // (lock stateids without ranges simply go with the open)
       for (const ls of open.locks) if (ls.held > 0) throw new NfsError(N.NFS4ERR_LOCKS_HELD, 'unlock before closing');
@@ -409,5 +382,3 @@ const CLOSE: OpSpec<N.CLOSE4args, N.stateid4> = {
   },
   encode: (w, res) => N.encode_stateid4(w, res),
 };
-
-export const OPEN_OPS: OpSpec[] = [OPEN, OPEN_CONFIRM, OPEN_DOWNGRADE, CLOSE];

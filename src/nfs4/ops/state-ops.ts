@@ -1,17 +1,16 @@
 /**
  * Client ID, session and lease ops (RFC 8881 18.35-18.51, RFC 7530 16.33-16.34),
- * plus the exported STATE_OPS table that also holds OPEN/CLOSE/... (open.ts)
- * and the byte-range lock ops (lock.ts).
+ * and the delegation and named-attribute ops this server answers without
+ * offering either. OPEN/CLOSE/... are in open.ts, byte-range locks in lock.ts;
+ * all are registered by the op table (../optable.ts).
  */
 import * as N from '../../xdr/gen/nfs4.js';
 import type { XdrReader } from '../../xdr/reader.js';
 import type { XdrWriter } from '../../xdr/writer.js';
-import { NEEDS_CFH, SOLO_WITHOUT_SEQUENCE, V40_ONLY, type OpSpec } from '../optable-types.js';
+import type { OpImpl } from '../optable-types.js';
 import { NfsError } from '../../protocol/status.js';
 import { argStateid, principalOf, sessionClientOrUndefined } from './state-common.js';
-import { OPEN_OPS } from './open.js';
-import { LOCK_OPS } from './lock.js';
-import { isAnonymousStateid, isBypassStateid } from '../../state/stateids.js';
+import { refuseSpecialStateid } from './guards.js';
 
 /** eia_flags a 4.1 client may send (RFC 8881 18.35.3); anything else is NFS4ERR_INVAL. */
 const EXCHGID_FLAGS_ALLOWED =
@@ -26,10 +25,7 @@ const CREATE_SESSION_FLAGS_ALLOWED =
 
 const IMPL_ID: N.nfs_impl_id4 = { nii_domain: 'localefs', nii_name: 'localefs NFSv4.1 server', nii_date: { seconds: 0, nseconds: 0 } };
 
-const EXCHANGE_ID: OpSpec<N.EXCHANGE_ID4args, N.EXCHANGE_ID4resok> = {
-  op: N.OP_EXCHANGE_ID,
-  name: 'EXCHANGE_ID',
-  flags: SOLO_WITHOUT_SEQUENCE,
+export const EXCHANGE_ID: OpImpl<N.EXCHANGE_ID4args, N.EXCHANGE_ID4resok> = {
   decode: (r: XdrReader) => N.decode_EXCHANGE_ID4args(r),
   run(ctx, a) {
     const sm = ctx.server.state;
@@ -57,10 +53,7 @@ const EXCHANGE_ID: OpSpec<N.EXCHANGE_ID4args, N.EXCHANGE_ID4resok> = {
   encode: (w: XdrWriter, res) => N.encode_EXCHANGE_ID4resok(w, res),
 };
 
-const CREATE_SESSION: OpSpec<N.CREATE_SESSION4args, N.CREATE_SESSION4resok> = {
-  op: N.OP_CREATE_SESSION,
-  name: 'CREATE_SESSION',
-  flags: SOLO_WITHOUT_SEQUENCE,
+export const CREATE_SESSION: OpImpl<N.CREATE_SESSION4args, N.CREATE_SESSION4resok> = {
   decode: (r) => N.decode_CREATE_SESSION4args(r),
   async run(ctx, a) {
     const sm = ctx.server.state;
@@ -84,30 +77,21 @@ const CREATE_SESSION: OpSpec<N.CREATE_SESSION4args, N.CREATE_SESSION4resok> = {
   encode: (w, res) => N.encode_CREATE_SESSION4resok(w, res),
 };
 
-const DESTROY_SESSION: OpSpec<N.DESTROY_SESSION4args, void> = {
-  op: N.OP_DESTROY_SESSION,
-  name: 'DESTROY_SESSION',
-  flags: SOLO_WITHOUT_SEQUENCE,
+export const DESTROY_SESSION: OpImpl<N.DESTROY_SESSION4args, void> = {
   decode: (r) => N.decode_DESTROY_SESSION4args(r),
   run(ctx, a) {
     ctx.server.state.destroySession(a.dsa_sessionid);
   },
 };
 
-const DESTROY_CLIENTID: OpSpec<N.DESTROY_CLIENTID4args, void> = {
-  op: N.OP_DESTROY_CLIENTID,
-  name: 'DESTROY_CLIENTID',
-  flags: SOLO_WITHOUT_SEQUENCE,
+export const DESTROY_CLIENTID: OpImpl<N.DESTROY_CLIENTID4args, void> = {
   decode: (r) => N.decode_DESTROY_CLIENTID4args(r),
   run(ctx, a) {
     ctx.server.state.destroyClientId(a.dca_clientid, ctx.session);
   },
 };
 
-const BIND_CONN_TO_SESSION: OpSpec<N.BIND_CONN_TO_SESSION4args, N.BIND_CONN_TO_SESSION4resok> = {
-  op: N.OP_BIND_CONN_TO_SESSION,
-  name: 'BIND_CONN_TO_SESSION',
-  flags: SOLO_WITHOUT_SEQUENCE,
+export const BIND_CONN_TO_SESSION: OpImpl<N.BIND_CONN_TO_SESSION4args, N.BIND_CONN_TO_SESSION4resok> = {
   decode: (r) => N.decode_BIND_CONN_TO_SESSION4args(r),
   run(ctx, a) {
     const s = ctx.server.state.bindConnToSession(a.bctsa_sessid);
@@ -130,10 +114,7 @@ const BIND_CONN_TO_SESSION: OpSpec<N.BIND_CONN_TO_SESSION4args, N.BIND_CONN_TO_S
   encode: (w, res) => N.encode_BIND_CONN_TO_SESSION4resok(w, res),
 };
 
-const RECLAIM_COMPLETE: OpSpec<N.RECLAIM_COMPLETE4args, void> = {
-  op: N.OP_RECLAIM_COMPLETE,
-  name: 'RECLAIM_COMPLETE',
-  flags: 0,
+export const RECLAIM_COMPLETE: OpImpl<N.RECLAIM_COMPLETE4args, void> = {
   decode: (r) => N.decode_RECLAIM_COMPLETE4args(r),
   run(ctx, a) {
     if (a.rca_one_fs && !ctx.cfh) throw new NfsError(N.NFS4ERR_NOFILEHANDLE, 'RECLAIM_COMPLETE(one_fs) needs a filehandle');
@@ -143,10 +124,7 @@ const RECLAIM_COMPLETE: OpSpec<N.RECLAIM_COMPLETE4args, void> = {
   },
 };
 
-const TEST_STATEID: OpSpec<N.TEST_STATEID4args, N.TEST_STATEID4resok> = {
-  op: N.OP_TEST_STATEID,
-  name: 'TEST_STATEID',
-  flags: 0,
+export const TEST_STATEID: OpImpl<N.TEST_STATEID4args, N.TEST_STATEID4resok> = {
   decode: (r) => N.decode_TEST_STATEID4args(r),
   run(ctx, a) {
     const sm = ctx.server.state;
@@ -156,25 +134,19 @@ const TEST_STATEID: OpSpec<N.TEST_STATEID4args, N.TEST_STATEID4resok> = {
   encode: (w, res) => N.encode_TEST_STATEID4resok(w, res),
 };
 
-const FREE_STATEID: OpSpec<N.FREE_STATEID4args, void> = {
-  op: N.OP_FREE_STATEID,
-  name: 'FREE_STATEID',
-  flags: 0,
+export const FREE_STATEID: OpImpl<N.FREE_STATEID4args, void> = {
   decode: (r) => N.decode_FREE_STATEID4args(r),
   run(ctx, a) {
     const sm = ctx.server.state;
     const sid = argStateid(ctx, a.fsa_stateid);
-    if (isAnonymousStateid(sid) || isBypassStateid(sid)) throw new NfsError(N.NFS4ERR_BAD_STATEID, 'special stateid');
+    refuseSpecialStateid(sid);
     sm.freeStateid(sm.sessionClient(ctx.session), sid);
   },
 };
 
 // ------------------------------------------------------------------ 4.0 client ID
 
-const SETCLIENTID: OpSpec<N.SETCLIENTID4args, N.SETCLIENTID4resok> = {
-  op: N.OP_SETCLIENTID,
-  name: 'SETCLIENTID',
-  flags: V40_ONLY,
+export const SETCLIENTID: OpImpl<N.SETCLIENTID4args, N.SETCLIENTID4resok> = {
   decode: (r) => N.decode_SETCLIENTID4args(r),
   run(ctx, a) {
     if (a.client.id.length === 0) throw new NfsError(N.NFS4ERR_INVAL, 'empty client id');
@@ -191,20 +163,14 @@ const SETCLIENTID: OpSpec<N.SETCLIENTID4args, N.SETCLIENTID4resok> = {
   encode: (w, res) => N.encode_SETCLIENTID4resok(w, res),
 };
 
-const SETCLIENTID_CONFIRM: OpSpec<N.SETCLIENTID_CONFIRM4args, void> = {
-  op: N.OP_SETCLIENTID_CONFIRM,
-  name: 'SETCLIENTID_CONFIRM',
-  flags: V40_ONLY,
+export const SETCLIENTID_CONFIRM: OpImpl<N.SETCLIENTID_CONFIRM4args, void> = {
   decode: (r) => N.decode_SETCLIENTID_CONFIRM4args(r),
   async run(ctx, a) {
     await ctx.server.state.setClientIdConfirm(a.clientid, a.setclientid_confirm, principalOf(ctx));
   },
 };
 
-const RENEW: OpSpec<N.RENEW4args, void> = {
-  op: N.OP_RENEW,
-  name: 'RENEW',
-  flags: V40_ONLY,
+export const RENEW: OpImpl<N.RENEW4args, void> = {
   decode: (r) => N.decode_RENEW4args(r),
   run(ctx, a) {
     ctx.server.state.renew(a.clientid);
@@ -213,55 +179,27 @@ const RENEW: OpSpec<N.RENEW4args, void> = {
 
 // ------------------------------------------------------------------ delegations (never granted)
 
-const DELEGRETURN: OpSpec<N.DELEGRETURN4args, void> = {
-  op: N.OP_DELEGRETURN,
-  name: 'DELEGRETURN',
-  flags: NEEDS_CFH,
+export const DELEGRETURN: OpImpl<N.DELEGRETURN4args, void> = {
   decode: (r) => N.decode_DELEGRETURN4args(r),
   run(ctx, a) {
     const sid = argStateid(ctx, a.deleg_stateid);
-    if (isAnonymousStateid(sid) || isBypassStateid(sid)) throw new NfsError(N.NFS4ERR_BAD_STATEID, 'special stateid');
+    refuseSpecialStateid(sid);
     // no delegation is ever handed out: a known open/lock stateid is still not a delegation
     ctx.server.state.findState(sid, ctx.minorVersion, sessionClientOrUndefined(ctx));
     throw new NfsError(N.NFS4ERR_BAD_STATEID, 'not a delegation stateid');
   },
 };
 
-const DELEGPURGE: OpSpec<N.DELEGPURGE4args, void> = {
-  op: N.OP_DELEGPURGE,
-  name: 'DELEGPURGE',
-  flags: 0,
+export const DELEGPURGE: OpImpl<N.DELEGPURGE4args, void> = {
   decode: (r) => N.decode_DELEGPURGE4args(r),
   run() {
     throw new NfsError(N.NFS4ERR_NOTSUPP, 'no delegations (CLAIM_DELEGATE_PREV unsupported)');
   },
 };
 
-const OPENATTR: OpSpec<N.OPENATTR4args, void> = {
-  op: N.OP_OPENATTR,
-  name: 'OPENATTR',
-  flags: NEEDS_CFH,
+export const OPENATTR: OpImpl<N.OPENATTR4args, void> = {
   decode: (r) => N.decode_OPENATTR4args(r),
   run() {
     throw new NfsError(N.NFS4ERR_NOTSUPP, 'named attributes are not supported');
   },
 };
-
-export const STATE_OPS: OpSpec[] = [
-  EXCHANGE_ID,
-  CREATE_SESSION,
-  DESTROY_SESSION,
-  DESTROY_CLIENTID,
-  BIND_CONN_TO_SESSION,
-  RECLAIM_COMPLETE,
-  TEST_STATEID,
-  FREE_STATEID,
-  SETCLIENTID,
-  SETCLIENTID_CONFIRM,
-  RENEW,
-  DELEGRETURN,
-  DELEGPURGE,
-  OPENATTR,
-  ...OPEN_OPS,
-  ...LOCK_OPS,
-];
