@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { XdrReader } from '../xdr/reader.js';
 import { XdrWriter } from '../xdr/writer.js';
 import { XdrError } from '../xdr/errors.js';
@@ -46,12 +45,17 @@ const ROOT_OPS = new Set([N.OP_PUTROOTFH, N.OP_PUTPUBFH, N.OP_PUTFH, N.OP_EXCHAN
 /** compound() result meaning: send no reply (a retransmission of a request still running). */
 const DROP = Buffer.alloc(0);
 
-/** Identifies a request's content, to tell a retransmission from a new request under the same slot or xid. */
+/**
+ * Identifies a request's content, to tell a retransmission from a new request under the same slot
+ * or xid: its length and first FINGERPRINT_BYTES bytes, copied (cheaper than hashing them, and a
+ * comparison of the bytes themselves can never collide).
+ */
 function fingerprintOf(r: XdrReader, argsStart: number): Buffer {
-  return createHash('sha1')
-    .update(r.buf.subarray(argsStart, Math.min(r.end, argsStart + FINGERPRINT_BYTES)))
-    .update(String(r.end - argsStart))
-    .digest();
+  const n = Math.min(r.end - argsStart, FINGERPRINT_BYTES);
+  const fp = Buffer.allocUnsafe(4 + n);
+  fp.writeUInt32BE(r.end - argsStart, 0);
+  r.buf.copy(fp, 4, argsStart, argsStart + n);
+  return fp;
 }
 const FIRST_OP = N.OP_ACCESS;
 const LAST_OP_V40 = N.OP_RELEASE_LOCKOWNER;
@@ -103,7 +107,9 @@ export class Nfs4Program {
 
   /** One COMPOUND call (version, credential flavor and procedure already checked by the router). */
   async compoundCall(call: CallHeader, record: Buffer, conn: ConnectionContext): Promise<Buffer | undefined> {
-    const w = new XdrWriter(8192);
+    // most replies are a few hundred bytes: a small slab comes from Buffer's shared pool; READ and
+    // READDIR size the slab for their data themselves
+    const w = new XdrWriter(2048);
     beginAcceptedReply(w, call.xid, ACCEPT_SUCCESS);
     const resultsAt = w.mark();
     const cred: RpcCred = call.authsys

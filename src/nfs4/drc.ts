@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 /**
  * Duplicate request cache for NFSv4.0 (4.1 has the session slot cache
  * instead). A 4.0 client that loses its connection resends its requests
@@ -24,8 +25,9 @@ export class DuplicateRequestCache {
 
   constructor(private readonly maxEntries = DRC_MAX_ENTRIES) {}
 
+  /** The fingerprint (up to 516 bytes of the request) is hashed: keys stay short in a cache of many entries. */
   static key(address: string, xid: number, fingerprint: Buffer): string {
-    return `${address}|${xid}|${fingerprint.toString('base64')}`;
+    return `${address}|${xid}|${createHash('sha1').update(fingerprint).digest('base64')}`;
   }
 
   begin(key: string): DrcLookup {
