@@ -17,7 +17,7 @@
  *   npm run bench -- --scale-files 1000000   localefs start-up and memory with 1,000,000 files
  */
 import { execFileSync } from 'node:child_process';
-import { closeSync, mkdtempSync, mkdirSync, openSync, readdirSync, rmSync, statSync, statfsSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, statSync, statfsSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -394,7 +394,37 @@ interface ScaleResult {
   syncSeconds: number;
   /** localefs with an empty data directory, for comparison. */
   empty: StartupMeasure;
-  populated: StartupMeasure & { stats: number; statSeconds: number; statUsPerFile: number; statP50Us: number; statMaxUs: number; rssAfterStatsMiB: number };
+  populated: StartupMeasure & {
+    stats: number;
+    statSeconds: number;
+    statUsPerFile: number;
+    statP50Us: number;
+    statMaxUs: number;
+    rssAfterStatsMiB: number;
+    /** The background index walk: its duration (from the server's "index built" line) and the server's RSS once it is over. */
+    indexMs: number;
+    rssIndexedMiB: number;
+    /** Bytes of the index's own tables (typed arrays, name arena), as the "index built" line says. */
+    indexBytes: number;
+    indexedFiles: number;
+  };
+}
+
+/** Waits (polling, bounded) for a JSON log line with this msg in the server's log; returns the parsed line. */
+async function logLine(file: string, msg: string, timeoutMs: number): Promise<Record<string, unknown>> {
+  const needle = `"msg":"${msg}"`;
+  for (let waited = 0; waited < timeoutMs; waited += 100) {
+    let text = '';
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch {
+      /* not written yet */
+    }
+    const line = text.split('\n').find((l) => l.includes(needle));
+    if (line) return JSON.parse(line) as Record<string, unknown>;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`no "${msg}" line in ${file} within ${timeoutMs / 1000} s`);
 }
 
 const scaleName = (prefix: string, i: number, width: number) => `${prefix}${String(i).padStart(width, '0')}`;
@@ -500,6 +530,13 @@ async function measureScale(o: Options, base: string, leaseSeconds: number, keep
     }
     const statSeconds = Number(process.hrtime.bigint() - t0) / 1e9;
     const rssAfterStatsMiB = p.server.rssKiB() / 1024;
+    // the index walk goes on in the background after the mount: wait for it, then weigh the whole index
+    const built = await logLine(path.join(p.server.dir, 'localefs.log'), 'index built', 30 * 60_000);
+    const indexMs = Number(built.elapsedMs);
+    const indexBytes = Number(built.indexBytes);
+    const indexedFiles = Number(built.files);
+    const rssIndexedMiB = p.server.rssKiB() / 1024;
+    progress(`scale: index built in ${fmtRate(indexMs)} ms, RSS ${fmtMiB(rssIndexedMiB)} MiB`);
     const result: ScaleResult = {
       files,
       dirs: pop.dirs,
@@ -507,7 +544,19 @@ async function measureScale(o: Options, base: string, leaseSeconds: number, keep
       createSeconds: pop.seconds,
       syncSeconds,
       empty: e.m,
-      populated: { ...p.m, stats, statSeconds, statUsPerFile: (statSeconds * 1e6) / stats, statP50Us: median(each), statMaxUs: Math.max(...each), rssAfterStatsMiB },
+      populated: {
+        ...p.m,
+        stats,
+        statSeconds,
+        statUsPerFile: (statSeconds * 1e6) / stats,
+        statP50Us: median(each),
+        statMaxUs: Math.max(...each),
+        rssAfterStatsMiB,
+        indexMs,
+        rssIndexedMiB,
+        indexBytes,
+        indexedFiles,
+      },
     };
     await closeClient(p.client);
     if (keepRunning) return { result, server: p.server };
@@ -532,14 +581,17 @@ function scaleTable(r: ScaleResult): string {
     [`stat of ${r.populated.stats.toLocaleString('en-US')} random files, LOOKUP path from the root, 1 in flight (µs/file)`, '-', fmtRate(r.populated.statUsPerFile)],
     ['  the same: median / slowest single stat (µs)', '-', `${fmtRate(r.populated.statP50Us)} / ${fmtRate(r.populated.statMaxUs)}`],
     ['server RSS after those stats (MiB)', '-', fmtMiB(r.populated.rssAfterStatsMiB)],
+    ['background index walk, from its start to "index built" (ms)', '-', ms(r.populated.indexMs)],
+    ['server RSS once the index is complete (MiB)', fmtMiB(r.empty.rssAfterMountMiB), fmtMiB(r.populated.rssIndexedMiB)],
+    ['the index itself: bytes per file (its tables and name arena)', '-', fmtRate(r.populated.indexBytes / r.populated.indexedFiles)],
   ];
-  const perFile = ((r.populated.rssAfterMountMiB - r.empty.rssAfterMountMiB) * 2 ** 20) / r.files;
+  const perFile = ((r.populated.rssIndexedMiB - r.empty.rssAfterMountMiB) * 2 ** 20) / r.files;
   return [
     `localefs start-up with ${n} files (${r.dirs.toLocaleString('en-US')} ${r.dirs === 1 ? 'directory' : 'directories'} of at most ${r.perDir.toLocaleString('en-US')}), created in ${r.createSeconds.toFixed(1)} s (${fmtRate(r.files / r.createSeconds)} files/s, untimed for the server; sync ${r.syncSeconds.toFixed(1)} s)`,
     '',
     mdTable(['localefs', 'empty data dir', `${n} files`], rows, 1),
     '',
-    `RSS after the mount, populated minus empty: ${fmtRate(perFile)} bytes per file.`,
+    `RSS with the whole index, populated minus empty: ${fmtRate(perFile)} bytes per file (index, caches and heap together).`,
   ].join('\n');
 }
 

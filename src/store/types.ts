@@ -110,6 +110,8 @@ export type StoreErrorCode =
   | 'EIO'
   | 'EBADF'
   | 'EDQUOT'
+  /** Not known yet (the store is still indexing its tree after a start): ask again shortly. */
+  | 'EAGAIN'
   | 'ENOTSUP';
 
 export class StoreError extends Error {

@@ -11,6 +11,7 @@ export function entryKey(l: Link | undefined): string {
   return l ? l.parent + '/' + l.name : '/';
 }
 
+/** What the index knows of an inode (a snapshot: changing it changes nothing in the index). */
 export interface INode {
   /** Primary name. */
   parent: number;
@@ -25,122 +26,207 @@ export interface INode {
 
 /** Max parent-chain length walked before declaring the index corrupt (cycle guard). */
 const MAX_CHAIN = 100_000;
+const KINDS: readonly FileKind[] = ['reg', 'dir', 'lnk', 'fifo', 'sock', 'blk', 'chr'];
+const KIND_CODE = new Map(KINDS.map((k, i) => [k, i]));
+/** Slots in use at most, as a share of the table (linear probing stays short below this). */
+const MAX_LOAD = 0.7;
+const EMPTY = 0; // inode 0 names no file on Linux
+
+function slotHash(ino: number, mask: number): number {
+  const lo = ino >>> 0;
+  const hi = (ino / 4294967296) >>> 0;
+  let h = Math.imul(lo ^ Math.imul(hi, 0x9e3779b1), 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h & mask;
+}
 
 /**
  * ino -> names. Paths are rebuilt by walking parent links up to the root, so
  * renaming a directory needs no update of its descendants.
+ *
+ * Held compactly, since a data directory may hold millions of files: an
+ * open-addressing table (linear probing, backward-shift deletion) of typed
+ * arrays, 34 bytes a slot, with the names as UTF-8 in one arena buffer;
+ * about 80 bytes a file in all (a Map of objects took about 230). Further
+ * names of hard-linked files sit in a small Map beside it.
  */
 export class InodeIndex {
-  private readonly nodes = new Map<number, INode>();
+  private mask: number;
+  private count = 0;
+  private inos: Float64Array;
+  private parents: Float64Array;
+  private spaces: Float64Array;
+  private gens: Uint32Array;
+  private nameAt: Uint32Array;
+  private nameLen: Uint8Array;
+  private kinds: Uint8Array;
+  private arena: Buffer = Buffer.allocUnsafe(64 * 1024);
+  private arenaUsed = 0;
+  /** Arena bytes of names no longer referenced (compacted away past half the arena). */
+  private arenaGarbage = 0;
+  private readonly more = new Map<number, Link[]>();
   private usedBytes = 0;
+  /**
+   * Every name in the tree has been seen (the start-up walk finished). Until
+   * then an inode the index does not know may still exist: callers answer
+   * "try again" instead of "stale".
+   */
+  complete = true;
 
-  constructor(readonly rootIno: number) {}
+  constructor(
+    readonly rootIno: number,
+    capacity = 1024,
+  ) {
+    let cap = 16;
+    while (cap * MAX_LOAD < capacity) cap *= 2;
+    this.mask = cap - 1;
+    this.inos = new Float64Array(cap);
+    this.parents = new Float64Array(cap);
+    this.spaces = new Float64Array(cap);
+    this.gens = new Uint32Array(cap);
+    this.nameAt = new Uint32Array(cap);
+    this.nameLen = new Uint8Array(cap);
+    this.kinds = new Uint8Array(cap);
+  }
 
   get size(): number {
-    return this.nodes.size;
+    return this.count;
   }
 
   get used(): number {
     return this.usedBytes;
   }
 
-  get(ino: number): INode | undefined {
-    return this.nodes.get(ino);
+  /** Bytes the index holds (its table, name arena and link map), for the tests of its bound. */
+  get heapBytes(): number {
+    return (this.mask + 1) * 34 + this.arena.length + this.more.size * 64;
   }
 
   has(ino: number): boolean {
-    return this.nodes.has(ino);
+    return this.find(ino) >= 0;
+  }
+
+  get(ino: number): INode | undefined {
+    const s = this.find(ino);
+    if (s < 0) return undefined;
+    const more = this.more.get(ino);
+    return {
+      parent: this.parents[s]!,
+      name: this.nameOf(s),
+      ...(more ? { more: more.map((l) => ({ ...l })) } : {}),
+      gen: this.gens[s]!,
+      kind: KINDS[this.kinds[s]!]!,
+      space: this.spaces[s]!,
+    };
   }
 
   /**
    * Records a name for `ino`. A different generation means the inode number
    * was reused: the old record is replaced.
    */
-  add(ino: number, parent: number, name: string, gen: number, kind: FileKind, space: number): INode {
-    const cur = this.nodes.get(ino);
-    if (cur && cur.gen === gen) {
-      if (!hasLink(cur, parent, name)) {
-        if (cur.kind === 'dir') {
+  add(ino: number, parent: number, name: string, gen: number, kind: FileKind, space: number): void {
+    let s = this.find(ino);
+    if (s >= 0 && this.gens[s] === gen >>> 0) {
+      if (!this.hasLink(s, ino, parent, name)) {
+        if (kind === 'dir') {
           // directories have one name: the newest wins
-          cur.parent = parent;
-          cur.name = name;
+          this.parents[s] = parent;
+          this.setName(s, name);
         } else {
-          (cur.more ??= []).push({ parent, name });
+          const list = this.more.get(ino);
+          if (list) list.push({ parent, name });
+          else this.more.set(ino, [{ parent, name }]);
         }
       }
+      this.kinds[s] = KIND_CODE.get(kind)!;
       this.setSpace(ino, space);
-      cur.kind = kind;
-      return cur;
+      return;
     }
-    if (cur) this.usedBytes -= cur.space;
-    const n: INode = { parent, name, gen, kind, space };
-    this.nodes.set(ino, n);
+    if (s >= 0) this.drop(ino);
+    if ((this.count + 1) > (this.mask + 1) * MAX_LOAD) this.grow();
+    s = this.insertSlot(ino);
+    this.count++;
+    this.parents[s] = parent;
+    this.gens[s] = gen >>> 0;
+    this.kinds[s] = KIND_CODE.get(kind)!;
+    this.spaces[s] = space;
     this.usedBytes += space;
-    return n;
+    this.nameLen[s] = 0;
+    this.setName(s, name);
   }
 
   setSpace(ino: number, space: number): void {
-    const n = this.nodes.get(ino);
-    if (!n || n.space === space) return;
-    this.usedBytes += space - n.space;
-    n.space = space;
+    const s = this.find(ino);
+    if (s < 0 || this.spaces[s] === space) return;
+    this.usedBytes += space - this.spaces[s]!;
+    this.spaces[s] = space;
   }
 
   /** Removes one name; returns true when the inode has no known name left (and is dropped). */
   removeLink(ino: number, parent: number, name: string): boolean {
-    const n = this.nodes.get(ino);
-    if (!n) return true;
-    if (n.parent === parent && n.name === name) {
-      const next = n.more?.shift();
+    const s = this.find(ino);
+    if (s < 0) return true;
+    const more = this.more.get(ino);
+    if (this.parents[s] === parent && this.nameEquals(s, name)) {
+      const next = more?.shift();
       if (!next) {
         this.drop(ino);
         return true;
       }
-      n.parent = next.parent;
-      n.name = next.name;
-      if (n.more && n.more.length === 0) n.more = undefined;
+      this.parents[s] = next.parent;
+      this.setName(s, next.name);
+      if (more!.length === 0) this.more.delete(ino);
       return false;
     }
-    if (n.more) {
-      const i = n.more.findIndex((l) => l.parent === parent && l.name === name);
-      if (i >= 0) n.more.splice(i, 1);
-      if (n.more.length === 0) n.more = undefined;
+    if (more) {
+      const i = more.findIndex((l) => l.parent === parent && l.name === name);
+      if (i >= 0) more.splice(i, 1);
+      if (more.length === 0) this.more.delete(ino);
     }
     return false;
   }
 
   /** Renames one name of `ino` in place. */
   moveLink(ino: number, fromParent: number, fromName: string, toParent: number, toName: string): void {
-    const n = this.nodes.get(ino);
-    if (!n) return;
-    if (n.parent === fromParent && n.name === fromName) {
-      n.parent = toParent;
-      n.name = toName;
-    } else {
-      const l = n.more?.find((x) => x.parent === fromParent && x.name === fromName);
-      if (l) {
-        l.parent = toParent;
-        l.name = toName;
-      } else if (!hasLink(n, toParent, toName)) {
-        (n.more ??= []).push({ parent: toParent, name: toName });
-      }
+    const s = this.find(ino);
+    if (s < 0) return;
+    if (this.parents[s] === fromParent && this.nameEquals(s, fromName)) {
+      this.parents[s] = toParent;
+      this.setName(s, toName);
+      return;
+    }
+    const more = this.more.get(ino);
+    const l = more?.find((x) => x.parent === fromParent && x.name === fromName);
+    if (l) {
+      l.parent = toParent;
+      l.name = toName;
+    } else if (!this.hasLink(s, ino, toParent, toName)) {
+      if (more) more.push({ parent: toParent, name: toName });
+      else this.more.set(ino, [{ parent: toParent, name: toName }]);
     }
     // a name may now appear twice (renaming one hard link over another of the same file is a no-op in POSIX,
     // callers avoid that case)
   }
 
   drop(ino: number): void {
-    const n = this.nodes.get(ino);
-    if (!n) return;
-    this.usedBytes -= n.space;
-    this.nodes.delete(ino);
+    const s = this.find(ino);
+    if (s < 0) return;
+    this.usedBytes -= this.spaces[s]!;
+    this.arenaGarbage += this.nameLen[s]!;
+    this.more.delete(ino);
+    this.count--;
+    this.removeSlot(s);
   }
 
   /** All names of an inode, primary first. */
   links(ino: number): Link[] {
-    const n = this.nodes.get(ino);
-    if (!n) return [];
-    return [{ parent: n.parent, name: n.name }, ...(n.more ?? [])];
+    const s = this.find(ino);
+    if (s < 0) return [];
+    const first = { parent: this.parents[s]!, name: this.nameOf(s) };
+    const more = this.more.get(ino);
+    return more ? [first, ...more.map((l) => ({ ...l }))] : [first];
   }
 
   /**
@@ -150,16 +236,27 @@ export class InodeIndex {
   components(ino: number, via?: Link): string[] | undefined {
     if (ino === this.rootIno) return [];
     const out: string[] = [];
-    let cur: Link | undefined = via ?? this.nodes.get(ino);
-    let guard = 0;
-    while (cur) {
-      out.push(cur.name);
-      if (cur.parent === this.rootIno) {
+    let name: string;
+    let parent: number;
+    if (via) {
+      name = via.name;
+      parent = via.parent;
+    } else {
+      const s = this.find(ino);
+      if (s < 0) return undefined;
+      name = this.nameOf(s);
+      parent = this.parents[s]!;
+    }
+    for (let guard = 0; guard <= MAX_CHAIN; guard++) {
+      out.push(name);
+      if (parent === this.rootIno) {
         out.reverse();
         return out;
       }
-      if (++guard > MAX_CHAIN) return undefined;
-      cur = this.nodes.get(cur.parent);
+      const s = this.find(parent);
+      if (s < 0) return undefined;
+      name = this.nameOf(s);
+      parent = this.parents[s]!;
     }
     return undefined;
   }
@@ -167,36 +264,142 @@ export class InodeIndex {
   /** Depth of `ino` below the root (root = 0), or -1 if unknown. */
   depth(ino: number): number {
     if (ino === this.rootIno) return 0;
-    let d = 0;
-    let cur = this.nodes.get(ino);
-    while (cur) {
-      d++;
-      if (cur.parent === this.rootIno) return d;
-      if (d > MAX_CHAIN) return -1;
-      cur = this.nodes.get(cur.parent);
+    let cur = ino;
+    for (let d = 1; d <= MAX_CHAIN; d++) {
+      const s = this.find(cur);
+      if (s < 0) return -1;
+      cur = this.parents[s]!;
+      if (cur === this.rootIno) return d;
     }
     return -1;
   }
 
   /** True if `ancestor` is `ino` or one of its ancestors (primary chain). */
   isAncestor(ancestor: number, ino: number): boolean {
-    let cur: number = ino;
+    let cur = ino;
     for (let i = 0; i <= MAX_CHAIN; i++) {
       if (cur === ancestor) return true;
       if (cur === this.rootIno) return false;
-      const n = this.nodes.get(cur);
-      if (!n) return false;
-      cur = n.parent;
+      const s = this.find(cur);
+      if (s < 0) return false;
+      cur = this.parents[s]!;
     }
     return false;
   }
 
-  inodes(): IterableIterator<[number, INode]> {
-    return this.nodes.entries();
-  }
-}
+  // ---------------------------------------------------------------- the table
 
-function hasLink(n: INode, parent: number, name: string): boolean {
-  if (n.parent === parent && n.name === name) return true;
-  return n.more?.some((l) => l.parent === parent && l.name === name) ?? false;
+  private find(ino: number): number {
+    if (ino === EMPTY) return -1;
+    const inos = this.inos;
+    for (let s = slotHash(ino, this.mask); ; s = (s + 1) & this.mask) {
+      const k = inos[s];
+      if (k === ino) return s;
+      if (k === EMPTY) return -1;
+    }
+  }
+
+  /** A free slot for `ino` (not present; the table has room). */
+  private insertSlot(ino: number): number {
+    let s = slotHash(ino, this.mask);
+    while (this.inos[s] !== EMPTY) s = (s + 1) & this.mask;
+    this.inos[s] = ino;
+    return s;
+  }
+
+  /** Empties slot `s` and shifts later entries of its probe run back, so lookups never stop early. */
+  private removeSlot(s: number): void {
+    const mask = this.mask;
+    let hole = s;
+    for (let j = (s + 1) & mask; this.inos[j] !== EMPTY; j = (j + 1) & mask) {
+      const home = slotHash(this.inos[j]!, mask);
+      // the entry at j may move to the hole if its home is not in (hole, j]
+      const movable = hole <= j ? home <= hole || home > j : home <= hole && home > j;
+      if (!movable) continue;
+      this.moveSlot(j, hole);
+      hole = j;
+    }
+    this.inos[hole] = EMPTY;
+  }
+
+  private moveSlot(from: number, to: number): void {
+    this.inos[to] = this.inos[from]!;
+    this.parents[to] = this.parents[from]!;
+    this.spaces[to] = this.spaces[from]!;
+    this.gens[to] = this.gens[from]!;
+    this.nameAt[to] = this.nameAt[from]!;
+    this.nameLen[to] = this.nameLen[from]!;
+    this.kinds[to] = this.kinds[from]!;
+  }
+
+  private grow(): void {
+    const old = { inos: this.inos, parents: this.parents, spaces: this.spaces, gens: this.gens, nameAt: this.nameAt, nameLen: this.nameLen, kinds: this.kinds };
+    const cap = (this.mask + 1) * 2;
+    this.mask = cap - 1;
+    this.inos = new Float64Array(cap);
+    this.parents = new Float64Array(cap);
+    this.spaces = new Float64Array(cap);
+    this.gens = new Uint32Array(cap);
+    this.nameAt = new Uint32Array(cap);
+    this.nameLen = new Uint8Array(cap);
+    this.kinds = new Uint8Array(cap);
+    for (let i = 0; i < old.inos.length; i++) {
+      const ino = old.inos[i]!;
+      if (ino === EMPTY) continue;
+      const s = this.insertSlot(ino);
+      this.parents[s] = old.parents[i]!;
+      this.spaces[s] = old.spaces[i]!;
+      this.gens[s] = old.gens[i]!;
+      this.nameAt[s] = old.nameAt[i]!;
+      this.nameLen[s] = old.nameLen[i]!;
+      this.kinds[s] = old.kinds[i]!;
+    }
+  }
+
+  // ---------------------------------------------------------------- names
+
+  private nameOf(s: number): string {
+    const at = this.nameAt[s]!;
+    return this.arena.toString('utf8', at, at + this.nameLen[s]!);
+  }
+
+  private nameEquals(s: number, name: string): boolean {
+    return this.nameOf(s) === name;
+  }
+
+  private hasLink(s: number, ino: number, parent: number, name: string): boolean {
+    if (this.parents[s] === parent && this.nameEquals(s, name)) return true;
+    return this.more.get(ino)?.some((l) => l.parent === parent && l.name === name) ?? false;
+  }
+
+  /** Stores a slot's name (names are at most 255 bytes: the store refuses longer ones). */
+  private setName(s: number, name: string): void {
+    const len = Buffer.byteLength(name, 'utf8');
+    if (len > 255) throw new Error(`inode index: name of ${len} bytes`);
+    this.arenaGarbage += this.nameLen[s]!;
+    if (this.arenaUsed + len > this.arena.length) this.makeRoom(len);
+    this.arena.write(name, this.arenaUsed, 'utf8');
+    this.nameAt[s] = this.arenaUsed;
+    this.nameLen[s] = len;
+    this.arenaUsed += len;
+  }
+
+  /** Compacts the arena when half of it is garbage, else doubles it. */
+  private makeRoom(len: number): void {
+    const live = this.arenaUsed - this.arenaGarbage;
+    const size = Math.max(64 * 1024, 2 ** Math.ceil(Math.log2((live + len) * 2)));
+    const next = Buffer.allocUnsafe(this.arenaGarbage > this.arenaUsed / 2 ? size : Math.max(size, this.arena.length * 2));
+    let at = 0;
+    for (let s = 0; s <= this.mask; s++) {
+      if (this.inos[s] === EMPTY) continue;
+      const from = this.nameAt[s]!;
+      const n = this.nameLen[s]!;
+      this.arena.copy(next, at, from, from + n);
+      this.nameAt[s] = at;
+      at += n;
+    }
+    this.arena = next;
+    this.arenaUsed = at;
+    this.arenaGarbage = 0;
+  }
 }

@@ -39,6 +39,12 @@ export interface LocalStoreOptions {
   log?: Logger;
   /** Keep uid/gid/mode in an overlay instead of on disk. Default: not running as root. */
   emulateOwnership?: boolean;
+  /**
+   * How long open() waits for the start-up index walk before it returns and
+   * lets the walk finish in the background (default 300 ms; tests of the
+   * background case pass 0).
+   */
+  indexWaitMs?: number;
   /** Bounds of the caches (optional tuning). */
   statCacheSize?: number;
   dirCacheSize?: number;
@@ -125,7 +131,12 @@ export class LocalStore implements Store {
   private readonly removes = { shared: 0, exclusive: 0 };
   private closed = false;
 
-  private constructor(tree: StartedTree, log: Logger, emulateOwnership: boolean, opts: LocalStoreOptions) {
+  private constructor(
+    private readonly tree: StartedTree,
+    log: Logger,
+    emulateOwnership: boolean,
+    opts: LocalStoreOptions,
+  ) {
     this.fsid = { major: opts.fsid.major, minor: opts.fsid.minor };
     this.rootIno = tree.index.rootIno;
     this.emulateOwnership = emulateOwnership;
@@ -172,7 +183,15 @@ export class LocalStore implements Store {
     const emulate = opts.emulateOwnership ?? (typeof process.getuid === 'function' ? process.getuid() !== 0 : true);
     const tree = await startTree(opts.root, opts.metaDir, emulate, log);
     const store = new LocalStore(tree, log, emulate, opts);
-    log.info({ files: tree.index.size, used: tree.index.used, emulateOwnership: emulate, created: tree.created }, 'local store ready');
+    // a small tree is indexed by now; a large one goes on in the background while clients mount
+    const waitMs = opts.indexWaitMs ?? 300;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([tree.indexed, new Promise<void>((resolve) => (timer = setTimeout(resolve, waitMs)))]);
+    clearTimeout(timer);
+    log.info(
+      { files: tree.index.size, used: tree.index.used, emulateOwnership: emulate, created: tree.created, indexing: !tree.index.complete },
+      tree.index.complete ? 'local store ready' : 'local store ready; indexing the rest of the tree in the background (old handles get NFS4ERR_DELAY until it is done)',
+    );
     return store;
   }
 
@@ -909,12 +928,18 @@ export class LocalStore implements Store {
     };
   }
 
+  /** Settles when the start-up index walk is over (every inode of the tree is known from then on). */
+  get indexed(): Promise<void> {
+    return this.tree.indexed;
+  }
+
   async shutdown(): Promise<void> {
     if (this.closed) return;
     // let running namespace ops finish
     await this.lock.exclusive(async () => {
       this.closed = true;
     });
+    this.tree.stopIndexing();
     await this.files.shutdown();
     this.resolver.statCache.clear();
     this.listings.clear();

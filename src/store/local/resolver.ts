@@ -85,10 +85,10 @@ export class Resolver implements EntryStats {
     return { started: this.resolves, shared: this.resolvesShared };
   }
 
-  /** A path of `ino`: through `via`, else its primary name. ESTALE when the chain to the root is broken. */
+  /** A path of `ino`: through `via`, else its primary name. ESTALE when the chain to the root is broken (EAGAIN while indexing). */
   pathVia(ino: number, via?: Link): string {
     const comps = this.index.components(ino, via);
-    if (comps === undefined) fail('ESTALE');
+    if (comps === undefined) fail(this.index.complete ? 'ESTALE' : 'EAGAIN');
     return comps.length === 0 ? this.root : this.root + '/' + comps.join('/');
   }
 
@@ -276,7 +276,7 @@ export class Resolver implements EntryStats {
   private async resolveNow(ino: number, t0: number): Promise<Resolved> {
     let t = t0;
     for (let attempt = 0; ; attempt++) {
-      if (!this.index.has(ino)) fail('ESTALE');
+      if (!this.index.has(ino)) fail(this.index.complete ? 'ESTALE' : 'EAGAIN');
       let raced = false;
       for (const l of this.index.links(ino)) {
         let p: string;

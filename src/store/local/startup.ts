@@ -1,12 +1,17 @@
 /**
  * Bringing a local store up: the checks on root and metaDir, the walk that
  * builds the inode index, and the pruning of the ownership overlay.
+ *
+ * The walk runs in the background: a data directory of a million files takes
+ * seconds to walk, and clients need not wait for it. Meanwhile the index
+ * learns names from LOOKUPs as usual, and a handle whose inode it has not met
+ * yet answers "try again" (EAGAIN -> NFS4ERR_DELAY, which clients retry)
+ * instead of "stale"; once the walk is done, an unknown inode is stale.
  */
-import { promises as fsp } from 'node:fs';
+import { lstatSync, promises as fsp, type Dir } from 'node:fs';
+import { opendir } from 'node:fs/promises';
 import path from 'node:path';
-import * as fsWalk from '@nodelib/fs.walk';
 import type { Logger } from 'pino';
-import { StoreError } from '../types.js';
 import { sys } from './sys.js';
 import { InodeIndex } from './inode-index.js';
 import { OwnerOverlay } from './overlay.js';
@@ -24,6 +29,10 @@ export interface StartedTree {
   specials: SpecialFiles;
   /** The root directory was made just now. */
   created: boolean;
+  /** Settles when the index walk is over (the index is then complete). */
+  indexed: Promise<void>;
+  /** Stops a walk still running (at shutdown). */
+  stopIndexing(): void;
 }
 
 /**
@@ -64,13 +73,7 @@ export async function startTree(rootArg: string, metaDirArg: string, emulate: bo
   index.add(rootIno, rootIno, '', genOf(rootSt), 'dir', spaceOf('dir', rootSt));
 
   const overlay = emulate ? await OwnerOverlay.open(metaDir) : undefined;
-  await buildIndex(root, rootSt.dev, index, log);
-
   if (overlay) {
-    const dropped = overlay.prune((ino, o) => {
-      const n = index.get(ino);
-      return n !== undefined && n.gen === o.gen;
-    });
     const r = overlay.get(rootIno);
     if (!r || r.gen !== genOf(rootSt)) {
       // an EFS file system root belongs to 0:0
@@ -81,77 +84,87 @@ export async function startTree(rootArg: string, metaDirArg: string, emulate: bo
         mode: created ? 0o755 : Number(rootSt.mode) & 0o7777,
       });
     }
+  }
+  index.complete = false;
+  const walk = { stopped: false };
+  const indexed = buildIndex(root, rootSt.dev, index, log, walk).then(async () => {
+    index.complete = true;
+    if (!overlay || walk.stopped) return;
+    // only now is it known which inodes no longer exist
+    const dropped = overlay.prune((ino, o) => {
+      const n = index.get(ino);
+      return n !== undefined && n.gen === o.gen;
+    });
     await overlay.compact();
     if (dropped) log.info({ dropped }, 'ownership overlay: dropped entries of dead inodes');
-  }
-  return { root, rootDev: rootSt.dev, index, overlay, specials, created };
+  });
+  indexed.catch((err: unknown) => {
+    // (an unreadable tree, or inode numbers beyond 2^53): handles of what was not seen stay unknown
+    index.complete = true;
+    log.error({ err }, 'indexing the data directory failed: files it did not reach are found again by name (LOOKUP), not by old handles');
+  });
+  return {
+    root,
+    rootDev: rootSt.dev,
+    index,
+    overlay,
+    specials,
+    created,
+    indexed: indexed.catch(() => undefined),
+    stopIndexing: () => {
+      walk.stopped = true;
+    },
+  };
 }
 
-/** Walks the tree once at startup and records every name. */
-async function buildIndex(root: string, rootDev: bigint, index: InodeIndex, log: Logger): Promise<void> {
+/** Entries recorded between two turns of the event loop (each a synchronous lstat of a few µs). */
+const WALK_BATCH = 128;
+
+/**
+ * Walks the tree once at startup and records every name the index does not
+ * know yet (what LOOKUPs and changes recorded meanwhile is newer). lstat and
+ * the record happen in one synchronous step, so no change of ours falls
+ * between them; a name the listing still showed but that is gone fails its
+ * lstat and is skipped. Depth first, one directory stream open per level
+ * (memory stays small however large a directory is), and the event loop
+ * turns after every WALK_BATCH entries, so clients are served meanwhile.
+ */
+async function buildIndex(root: string, rootDev: bigint, index: InodeIndex, log: Logger, walk: { stopped: boolean }): Promise<void> {
   const started = Date.now();
-  const dirs = new Map<string, number>([[root, index.rootIno]]);
   let seen = 0;
-  let batch: fsWalk.Entry[] = [];
-  const flush = async (): Promise<void> => {
-    const entries = batch;
-    batch = [];
-    const stats = await Promise.all(entries.map((e) => sys.lstat(e.path).catch(() => undefined)));
-    entries.forEach((e, i) => {
-      const st = stats[i];
-      if (!st || st.dev !== rootDev) return; // (mount points inside the tree are not served)
-      const parentPath = e.path.slice(0, e.path.length - e.name.length - 1);
-      const parent = dirs.get(parentPath);
-      if (parent === undefined) return;
-      const ino = inoOf(st); // throws for inode numbers beyond 2^53: refuse to start
+  let sinceTurn = 0;
+  const visit = async (dirPath: string, dirIno: number): Promise<void> => {
+    let dir: Dir;
+    try {
+      dir = await opendir(dirPath, { bufferSize: 256 });
+    } catch (err) {
+      log.warn({ code: (err as NodeJS.ErrnoException).code }, 'index walk: skipping an unreadable directory');
+      return;
+    }
+    const subdirs: Array<[string, number]> = [];
+    // (the iterator closes the directory when the loop ends, returns early or throws)
+    for await (const e of dir) {
+      if (walk.stopped) return;
+      const p = dirPath + '/' + e.name;
+      // synchronous, and recorded at once: nothing of ours can change the entry in between
+      const st = lstatSync(p, { bigint: true, throwIfNoEntry: false });
+      if (!st || st.dev !== rootDev) continue; // (mount points inside the tree are not served)
+      const ino = inoOf(st); // throws for inode numbers beyond 2^53
       const kind = kindOf(Number(st.mode));
-      index.add(ino, parent, e.name, genOf(st), kind, spaceOf(kind, st));
-      if (kind === 'dir') dirs.set(e.path, ino);
-    });
-  };
-  const stream = fsWalk.walkStream(root, {
-    followSymbolicLinks: false,
-    stats: false,
-    errorFilter: (err) => {
-      log.warn({ code: err.code }, 'index walk: skipping an unreadable directory');
-      return true;
-    },
-  });
-  // (async iteration over this stream can stall: drive it with events and pause while a batch is stat'ed)
-  await new Promise<void>((resolve, reject) => {
-    let ended = false;
-    let busy = false;
-    let failed = false;
-    const fin = (e?: unknown): void => {
-      if (failed) return;
-      if (e) {
-        failed = true;
-        stream.destroy();
-        reject(e instanceof StoreError ? new Error(`localefs store: ${e.message}`) : e);
-        return;
-      }
-      if (ended && !busy) {
-        flush().then(() => resolve(), fin);
-      }
-    };
-    stream.on('data', (e: fsWalk.Entry) => {
-      batch.push(e);
+      if (!index.has(ino)) index.add(ino, dirIno, e.name, genOf(st), kind, spaceOf(kind, st));
+      if (kind === 'dir') subdirs.push([p, ino]);
       if (++seen % 100_000 === 0) log.info({ seen, elapsedMs: Date.now() - started }, 'indexing the tree');
-      if (batch.length >= 512 && !busy) {
-        busy = true;
-        stream.pause();
-        flush().then(() => {
-          busy = false;
-          if (ended) fin();
-          else stream.resume();
-        }, fin);
+      if (++sinceTurn >= WALK_BATCH) {
+        sinceTurn = 0;
+        // clients are being served meanwhile: let their requests in between batches
+        await sys.turn();
       }
-    });
-    stream.on('error', fin);
-    stream.on('end', () => {
-      ended = true;
-      fin();
-    });
-  });
-  log.info({ files: index.size, elapsedMs: Date.now() - started }, 'index built');
+    }
+    for (const [p, ino] of subdirs) {
+      if (walk.stopped) return;
+      await visit(p, ino);
+    }
+  };
+  await visit(root, index.rootIno);
+  if (!walk.stopped) log.info({ files: index.size, elapsedMs: Date.now() - started, indexBytes: index.heapBytes }, 'index built');
 }

@@ -128,9 +128,14 @@ function open(p: string, flags: number, mode?: number): Promise<Fd> {
   return now(() => new Fd(fs.openSync(p, flags | fs.constants.O_NONBLOCK, mode)));
 }
 
+/** Lets the event loop run other work (long synchronous stretches, such as the start-up walk, call it between batches). */
+function turn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
 /**
  * The store's system calls, called through this object (never imported one by
  * one) so that tests can hold a call behind a gate to probe the store's
  * locking at the points where operations interleave.
  */
-export const sys = { lstat, open, unlink, rmdir, mkdir, rename, link, symlink, readlink, lchown, chmod, lutimes };
+export const sys = { lstat, open, unlink, rmdir, mkdir, rename, link, symlink, readlink, lchown, chmod, lutimes, turn };
