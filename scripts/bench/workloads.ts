@@ -22,9 +22,7 @@
  *            16 in flight.
  */
 import * as N from '../../src/xdr/gen/nfs4.js';
-import { NfsClient, NfsStatusError, op, encodeAttrs, FATTR, DEFAULT_GETATTR, decodeAttrs, bitmapOf, statusName } from '../../src/client/nfs-client.js';
-import { XdrReader } from '../../src/xdr/reader.js';
-import { XdrWriter } from '../../src/xdr/writer.js';
+import { NfsClient, NfsStatusError, op, encodeAttrs, FATTR, DEFAULT_GETATTR, decodeAttrs } from '../../src/client/nfs-client.js';
 import { rssSampler } from './servers.js';
 
 export interface Sizes {
@@ -282,72 +280,24 @@ export function fmtRate(v: number): string {
 
 /**
  * Lists a directory with READDIR (attributes requested, not decoded) and
- * returns the entry names. Encodes and decodes the compounds itself so the
- * 64-bit cookies go back to the server bit for bit: the generated codecs
- * carry nfs_cookie4 as a JS number, which rounds cookies above 2^53 (ganesha
- * hands out such cookies, and a rounded one makes it resume at the wrong
- * place and repeat entries).
+ * returns the entry names, following cookies through the client's generated
+ * codecs. nfs_cookie4 is a bigint there, so each 64-bit cookie goes back to
+ * the server bit for bit (ganesha hands out cookies above 2^53; a rounded one
+ * would make it resume at the wrong place and repeat entries).
  */
 export async function listDir(c: NfsClient, dir: Buffer, attrs: number[], dircount: number, maxcount: number): Promise<string[]> {
-  const sess = c.session;
-  if (!sess) throw new Error('listDir needs a 4.1 session');
-  const bitmap = bitmapOf(attrs);
   const names: string[] = [];
-  let cookie = Buffer.alloc(8);
+  let cookie = 0n;
   let verf = Buffer.alloc(8);
   for (let page = 0; page < 1_000_000; page++) {
-    const slot = await c.acquireSlot();
-    let body: Buffer;
-    try {
-      const w = new XdrWriter(512);
-      w.string('');
-      w.u32(1); // minor version
-      w.u32(3); // SEQUENCE, PUTFH, READDIR
-      w.u32(N.OP_SEQUENCE);
-      w.fixedOpaque(sess.id, 16);
-      w.u32(slot.seqid);
-      w.u32(slot.id);
-      w.u32(sess.slots.reduce((hi, s) => (s.busy && s.id > hi ? s.id : hi), 0));
-      w.bool(false);
-      w.u32(N.OP_PUTFH);
-      w.opaque(dir);
-      w.u32(N.OP_READDIR);
-      w.fixedOpaque(cookie, 8);
-      w.fixedOpaque(verf, 8);
-      w.u32(dircount);
-      w.u32(maxcount);
-      w.u32(bitmap.length);
-      for (const word of bitmap) w.u32(word);
-      body = await c.rpc.call(100003, 4, 1, Buffer.from(w.finish()), { cred: c.cred });
-      const r = new XdrReader(body);
-      const status = r.u32();
-      r.string(); // tag
-      const nres = r.u32();
-      if (nres < 1 || r.u32() !== N.OP_SEQUENCE) throw new Error('READDIR reply without SEQUENCE');
-      const seqStatus = r.u32();
-      if (seqStatus !== N.NFS4_OK) throw new Error(`READDIR: SEQUENCE failed with ${statusName(seqStatus)}`);
-      slot.seqid = (slot.seqid + 1) >>> 0;
-      r.skip(16 + 5 * 4);
-      if (status !== N.NFS4_OK) throw new Error(`READDIR compound failed with ${statusName(status)}`);
-      r.u32(); // OP_PUTFH
-      r.u32(); // its status (OK: the compound is OK)
-      r.u32(); // OP_READDIR
-      r.u32(); // its status
-      verf = Buffer.from(r.fixedOpaque(8));
-      let got = 0;
-      while (r.bool()) {
-        cookie = Buffer.from(r.fixedOpaque(8));
-        names.push(r.string());
-        const words = r.u32();
-        r.skip(4 * words);
-        r.opaque(); // attribute values
-        got++;
-      }
-      if (r.bool()) return names; // eof
-      if (got === 0) throw new Error('READDIR returned no entries and no EOF');
-    } finally {
-      c.releaseSlot(slot);
-    }
+    const res = await run(c, [op.putfh(dir), op.readdir(cookie, verf, dircount, maxcount, attrs)]);
+    const ok = res[1]!.opreaddir!.resok4!;
+    verf = Buffer.from(ok.cookieverf);
+    const entries = ok.reply.entries;
+    for (const e of entries) names.push(e.name);
+    if (ok.reply.eof) return names;
+    if (entries.length === 0) throw new Error('READDIR returned no entries and no EOF');
+    cookie = entries[entries.length - 1]!.cookie;
   }
   throw new Error('READDIR did not reach EOF');
 }

@@ -33,6 +33,8 @@ interface Shape {
   array: 'none' | 'fixed' | 'var';
   size?: Value;
   optional: boolean;
+  /** a uint64_t carried as a bigint (a `bigint` override, possibly through an alias) */
+  big?: boolean;
 }
 
 type Named =
@@ -46,6 +48,7 @@ class Emitter {
   private readonly types = new Map<string, Named>();
   private readonly omitted = new Set<string>(); // "type.field"
   private readonly lists = new Map<string, LinkedListOverride>(); // "type.field"
+  private readonly bigs = new Set<string>(); // uint64_t typedefs carried as bigint
   private readonly minCache = new Map<string, number>();
   private tmp = 0;
 
@@ -76,7 +79,14 @@ class Emitter {
     for (const o of opts.overrides ?? OVERRIDES) {
       if (!this.types.has(o.type)) continue; // override for a type this file does not declare
       if (o.kind === 'omitField') this.omitted.add(`${o.type}.${o.field}`);
-      else this.lists.set(`${o.type}.${o.field}`, o);
+      else if (o.kind === 'linkedList') this.lists.set(`${o.type}.${o.field}`, o);
+      else {
+        const n = this.types.get(o.type)!;
+        const d = n.kind === 'typedef' ? n.def.decl : undefined;
+        if (!d || d.type.kind !== 'prim' || d.type.prim !== 'uhyper' || d.array !== 'none' || d.optional)
+          throw new Error(`bigint override: ${o.type} is not a typedef of a scalar uint64_t`);
+        this.bigs.add(o.type);
+      }
     }
     for (const d of defs) this.check(d);
   }
@@ -138,6 +148,7 @@ class Emitter {
   private simpleTypedef(name: string): Shape | undefined {
     const n = this.types.get(name);
     if (!n || n.kind !== 'typedef') return undefined;
+    if (this.bigs.has(name)) return { type: { kind: 'prim', prim: 'uhyper' }, array: 'none', optional: false, big: true };
     const d = n.def.decl;
     if (d.optional) return undefined;
     if (d.type.kind === 'opaque' || d.type.kind === 'string') return { type: d.type, array: d.array, size: d.size, optional: false };
@@ -202,6 +213,7 @@ class Emitter {
   private tsShape(s: Shape): string {
     let t: string;
     if (s.type.kind === 'opaque' || s.type.kind === 'string') t = this.tsBase(s.type);
+    else if (s.big) t = s.array !== 'none' ? 'bigint[]' : 'bigint';
     else if (s.array !== 'none') {
       const b = this.tsBase(s.type);
       t = `${b}[]`;
@@ -333,7 +345,7 @@ class Emitter {
     }
     switch (s.type.kind) {
       case 'prim':
-        return { stmts: [], expr: primRead(s.type.prim) };
+        return { stmts: [], expr: s.big ? 'r.u64big()' : primRead(s.type.prim) };
       case 'named': {
         const n = this.types.get(s.type.name)!;
         if (n.kind === 'enum') return { stmts: [], expr: 'r.i32()' };
@@ -400,7 +412,7 @@ class Emitter {
     }
     switch (s.type.kind) {
       case 'prim':
-        return [`${primWrite(s.type.prim)}(${v});`];
+        return [`${s.big ? 'w.u64big' : primWrite(s.type.prim)}(${v});`];
       case 'named': {
         const n = this.types.get(s.type.name)!;
         if (n.kind === 'enum') return [`w.i32(${v});`];
@@ -539,7 +551,7 @@ class Emitter {
   }
 
   private emitTypedef(d: TypedefDef): string[] {
-    const s = this.shapeOf(d.decl);
+    const s: Shape = { ...this.shapeOf(d.decl), big: this.bigs.has(d.name) };
     // Every typedef gets encode_/decode_ (scalar ones are also inlined at use sites).
     const out = [`export type ${d.name} = ${this.tsShape(s)};`, ''];
     out.push(`export function encode_${d.name}(w: XdrWriter, v: ${d.name}): void {`);

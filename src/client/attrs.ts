@@ -125,7 +125,8 @@ export interface Attrs {
   supported_attrs?: number[];
   type?: number;
   fh_expire_type?: number;
-  change?: number;
+  /** changeid4: a bigint, exact over all 64 bits (compare with ===). */
+  change?: bigint;
   size?: number;
   link_support?: boolean;
   symlink_support?: boolean;
@@ -241,6 +242,8 @@ type Decoder = (r: XdrReader) => unknown;
 
 const u32: Decoder = (r) => r.u32();
 const u64: Decoder = (r) => r.u64();
+/** Opaque 64-bit tokens (changeid4): exact. */
+const u64big: Decoder = (r) => r.u64big();
 const bool: Decoder = (r) => r.bool();
 const time: Decoder = readTime;
 
@@ -248,7 +251,7 @@ const DECODERS: Record<number, Decoder> = {
   [FATTR.SUPPORTED_ATTRS]: readBitmap,
   [FATTR.TYPE]: u32,
   [FATTR.FH_EXPIRE_TYPE]: u32,
-  [FATTR.CHANGE]: u64,
+  [FATTR.CHANGE]: u64big,
   [FATTR.SIZE]: u64,
   [FATTR.LINK_SUPPORT]: bool,
   [FATTR.SYMLINK_SUPPORT]: bool,

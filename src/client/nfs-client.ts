@@ -118,7 +118,7 @@ export const op = {
     argop: N.OP_SETATTR,
     opsetattr: { stateid, obj_attributes: encodeAttrs(attrs) },
   }),
-  readdir: (cookie: number, cookieverf: Buffer, dircount: number, maxcount: number, attrs: number[]): N.nfs_argop4 => ({
+  readdir: (cookie: bigint, cookieverf: Buffer, dircount: number, maxcount: number, attrs: number[]): N.nfs_argop4 => ({
     argop: N.OP_READDIR,
     opreaddir: { cookie, cookieverf, dircount, maxcount, attr_request: bitmapOf(attrs) },
   }),
@@ -230,7 +230,8 @@ export interface LockOptions {
 
 export interface DirEntry {
   name: string;
-  cookie: number;
+  /** nfs_cookie4, exact over all 64 bits: sent back as it came. */
+  cookie: bigint;
   attrs: Attrs;
 }
 
@@ -936,7 +937,7 @@ export class NfsClient {
   /** One READDIR page. */
   async readdirPage(
     dir: Buffer,
-    cookie: number,
+    cookie: bigint,
     cookieverf: Buffer,
     o: { attrs?: number[]; dircount?: number; maxcount?: number } = {},
   ): Promise<N.READDIR4resok> {
@@ -948,7 +949,7 @@ export class NfsClient {
   async readdir(t: Target, o: ReaddirOptions = {}): Promise<DirEntry[]> {
     const dir = Buffer.isBuffer(t) ? t : await this.lookupPath(t);
     const out: DirEntry[] = [];
-    let cookie = 0;
+    let cookie = 0n;
     let verf = Buffer.alloc(8);
     for (let page = 0; ; page++) {
       const ok = await this.readdirPage(dir, cookie, verf, o);

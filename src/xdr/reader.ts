@@ -45,13 +45,28 @@ export class XdrReader {
     return v;
   }
 
-  /** Unsigned 64-bit as a number; values above 2^53 lose precision (only "all ones" style sentinels get there). */
+  /**
+   * Unsigned 64-bit as a number, for sizes, offsets and counts; values above
+   * 2^53 lose precision (only "all ones" style sentinels get there). Opaque
+   * 64-bit tokens use u64big.
+   */
   u64(): number {
     this.need(8);
     const hi = this.view.getUint32(this.pos);
     const lo = this.view.getUint32(this.pos + 4);
     this.pos += 8;
     return hi * TWO_32 + lo;
+  }
+
+  /**
+   * Unsigned 64-bit as a bigint, exactly. For values the protocol treats as
+   * opaque tokens (READDIR cookies, change ids) where every bit matters.
+   */
+  u64big(): bigint {
+    this.need(8);
+    const v = this.view.getBigUint64(this.pos);
+    this.pos += 8;
+    return v;
   }
 
   i64(): number {

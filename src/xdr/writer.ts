@@ -57,6 +57,14 @@ export class XdrWriter {
     this.pos += 8;
   }
 
+  /** Unsigned 64-bit from a bigint, exactly; outside 0..2^64-1 is a RangeError (never wrapped or clamped). */
+  u64big(v: bigint): void {
+    if (v < 0n || v > 0xffffffffffffffffn) throw new RangeError(`u64 out of range: ${v}`);
+    this.ensure(8);
+    this.view.setBigUint64(this.pos, v);
+    this.pos += 8;
+  }
+
   i64(v: number): void {
     this.ensure(8);
     const hi = Math.floor(v / TWO_32);

@@ -180,16 +180,22 @@ describe('op-level edge cases', () => {
       expect(a.type).toBe(e.attrs.type);
     }
     // a tiny maxcount cannot hold one entry
-    const small = await c.compound([op.putfh(dir), op.readdir(0, Buffer.alloc(8), 10, 10, [FATTR.TYPE])]);
+    const small = await c.compound([op.putfh(dir), op.readdir(0n, Buffer.alloc(8), 10, 10, [FATTR.TYPE])]);
     expect(small.status).toBe(N.NFS4ERR_TOOSMALL);
     // cookies 1 and 2 are reserved (RFC 8881 18.23.3)
-    for (const cookie of [1, 2]) {
+    for (const cookie of [1n, 2n]) {
       const bad = await c.compound([op.putfh(dir), op.readdir(cookie, Buffer.alloc(8), 4096, 4096, [FATTR.TYPE])]);
       expect(bad.status).toBe(N.NFS4ERR_BAD_COOKIE);
     }
+    // a cookie above 2^53 was never handed out (ours are 53-bit): like any cookie past the last entry, an empty page with eof
+    for (const cookie of [2n ** 53n + 1n, 0xfffffffffffffffen]) {
+      const past = await c.compound([op.putfh(dir), op.readdir(cookie, Buffer.alloc(8), 4096, 4096, [FATTR.TYPE])]);
+      expect(past.status).toBe(N.NFS4_OK);
+      expect(past.resarray[past.resarray.length - 1]!.opreaddir!.resok4!.reply).toEqual({ entries: [], eof: true });
+    }
     // READDIR of a file is NOTDIR
     const fileFh = await c.lookupPath('/e/file');
-    expect((await c.compound([op.putfh(fileFh), op.readdir(0, Buffer.alloc(8), 4096, 4096, [FATTR.TYPE])])).status).toBe(N.NFS4ERR_NOTDIR);
+    expect((await c.compound([op.putfh(fileFh), op.readdir(0n, Buffer.alloc(8), 4096, 4096, [FATTR.TYPE])])).status).toBe(N.NFS4ERR_NOTDIR);
   });
 
   it('keeps data right under concurrent writes to one file', async () => {

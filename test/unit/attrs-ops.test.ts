@@ -290,9 +290,10 @@ function parseReaddir(body: Buffer): DirReply {
   return { verf, entries, eof, bytes: body.length };
 }
 
-function readdirArgs(cookie: number, dircount: number, maxcount: number, ids: number[] = []) {
+function readdirArgs(cookie: number | bigint, dircount: number, maxcount: number, ids: number[] = []) {
   return (w: XdrWriter) => {
-    w.u64(cookie);
+    if (typeof cookie === 'bigint') w.u64big(cookie);
+    else w.u64(cookie);
     w.fixedOpaque(Buffer.alloc(8));
     w.u32(dircount);
     w.u32(maxcount);
@@ -394,6 +395,27 @@ describe('READDIR', () => {
     expect(parseReaddir(r.body).entries.map((e) => e.name)).toEqual(['b', 'c']);
     const end = await call(READDIR, mkCtx(store, dir), readdirArgs(16, 0, 4096));
     expect(parseReaddir(end.body)).toMatchObject({ entries: [], eof: true });
+  });
+
+  it('a cookie above 2^53 is none of ours: OK, no entries, eof (as for a cookie past the last entry)', async () => {
+    const store = new FakeStore();
+    const dir = store.addDir(10, ['a', 'b', 'c']); // cookies 10, 13, 16
+    const pastLast = await call(READDIR, mkCtx(store, dir), readdirArgs(17, 0, 4096));
+    expect(pastLast.status).toBe(N.NFS4_OK);
+    for (const cookie of [2n ** 53n, 2n ** 53n + 1n, 0xfffffffffffffffen, 0xffffffffffffffffn]) {
+      store.readdirCalls.length = 0;
+      const r = await call(READDIR, mkCtx(store, dir), readdirArgs(cookie, 0, 4096, [A.TYPE]));
+      expect(r.status).toBe(N.NFS4_OK);
+      expect(parseReaddir(r.body)).toMatchObject({ entries: [], eof: true });
+      expect(r.body.equals(pastLast.body)).toBe(true);
+      // never handed to the store as a rounded number
+      expect(store.readdirCalls).toEqual([]);
+    }
+    // 2^53 - 1 is still a store cookie: asked of the store exactly
+    store.readdirCalls.length = 0;
+    const top = await call(READDIR, mkCtx(store, dir), readdirArgs(2n ** 53n - 1n, 0, 4096));
+    expect(parseReaddir(top.body)).toMatchObject({ entries: [], eof: true });
+    expect(store.readdirCalls.map((c) => c.cookie)).toEqual([Number.MAX_SAFE_INTEGER]);
   });
 
   it('ignores the cookie verifier', async () => {

@@ -10,30 +10,7 @@ import * as N from '../../src/xdr/gen/nfs4.js';
 import * as R from '../../src/xdr/gen/rpc.js';
 import { generateFromSource } from '../../scripts/xdrgen/gen.js';
 import { parse } from '../../scripts/xdrgen/parser.js';
-
-/** "00 00 00 01 ..." -> Buffer (whitespace ignored) */
-function hex(s: string): Buffer {
-  return Buffer.from(s.replace(/\s+/g, ''), 'hex');
-}
-
-function enc<T>(fn: (w: XdrWriter, v: T) => void, v: T): Buffer {
-  const w = new XdrWriter(16);
-  fn(w, v);
-  return Buffer.from(w.finish());
-}
-
-function dec<T>(fn: (r: XdrReader) => T, b: Buffer): T {
-  const r = new XdrReader(b);
-  const v = fn(r);
-  expect(r.remaining).toBe(0);
-  return v;
-}
-
-/** Golden bytes in both directions. */
-function golden<T>(encode: (w: XdrWriter, v: T) => void, decode: (r: XdrReader) => T, value: T, bytes: Buffer): void {
-  expect(enc(encode, value).toString('hex')).toBe(bytes.toString('hex'));
-  expect(dec(decode, bytes)).toEqual(value);
-}
+import { dec, enc, golden, hex } from './xdr-helpers.js';
 
 const OTHER = hex('0102030405060708090a0b0c');
 const SESSION = hex('a0a1a2a3a4a5a6a7a8a9aaabacadaeaf');
@@ -164,9 +141,9 @@ describe('nfs4 golden bytes', () => {
       cookieverf: hex('0000000000000001'),
       reply: {
         entries: [
-          { cookie: 3, name: 'a', attrs: attrs(1) },
-          { cookie: 4, name: 'bb', attrs: attrs(2) },
-          { cookie: 5, name: 'ccc', attrs: attrs(3) },
+          { cookie: 3n, name: 'a', attrs: attrs(1) },
+          { cookie: 4n, name: 'bb', attrs: attrs(2) },
+          { cookie: 5n, name: 'ccc', attrs: attrs(3) },
         ],
         eof: true,
       },
@@ -186,11 +163,11 @@ describe('nfs4 golden bytes', () => {
 
   it('dirlist4 with 20,000 entries decodes without stack overflow', () => {
     const entries: N.entry4[] = [];
-    for (let i = 0; i < 20_000; i++) entries.push({ cookie: i + 3, name: `file-${i}`, attrs: { attrmask: [], attr_vals: Buffer.alloc(0) } });
+    for (let i = 0; i < 20_000; i++) entries.push({ cookie: BigInt(i + 3), name: `file-${i}`, attrs: { attrmask: [], attr_vals: Buffer.alloc(0) } });
     const bytes = enc(N.encode_dirlist4, { entries, eof: false });
     const got = dec(N.decode_dirlist4, bytes);
     expect(got.entries.length).toBe(20_000);
-    expect(got.entries[19_999]).toEqual({ cookie: 20_002, name: 'file-19999', attrs: { attrmask: [], attr_vals: Buffer.alloc(0) } });
+    expect(got.entries[19_999]).toEqual({ cookie: 20_002n, name: 'file-19999', attrs: { attrmask: [], attr_vals: Buffer.alloc(0) } });
     expect(got.eof).toBe(false);
   });
 });

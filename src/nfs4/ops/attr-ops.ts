@@ -177,7 +177,8 @@ export const NVERIFY: OpImpl<VERIFY4args, void> = {
 /* ------------------------------------------------------------------ */
 
 export interface READDIR4args {
-  cookie: number;
+  /** nfs_cookie4, decoded exactly (any 64-bit value a client sends). */
+  cookie: bigint;
   cookieverf: Buffer;
   dircount: number;
   maxcount: number;
@@ -190,6 +191,19 @@ const ZERO_VERF = Buffer.alloc(8);
 export const READDIR_EMPTY_BYTES = 16;
 /** Entries asked of the store per batch, at most. */
 const MAX_BATCH = 1024;
+
+const MAX_STORE_COOKIE = BigInt(Number.MAX_SAFE_INTEGER);
+
+/**
+ * The store's position for a client's cookie. The store's cookies are numbers
+ * of at most 53 bits (store/local/cookie.ts), so a cookie up to 2^53 - 1 is
+ * exactly one of its numbers; one above it can never be ours and sorts after
+ * all of ours: undefined, meaning "past the last entry" (an empty page with
+ * eof, as for any cookie after the last one we handed out).
+ */
+function storeCookie(cookie: bigint): number | undefined {
+  return cookie <= MAX_STORE_COOKIE ? Number(cookie) : undefined;
+}
 
 function xdrStringBytes(byteLen: number): number {
   return 4 + ((byteLen + 3) & ~3);
@@ -206,7 +220,7 @@ export async function readdir(ctx: CompoundCtx, a: READDIR4args): Promise<void> 
   const dir = await freshStat(ctx, cfh);
   if (dir.kind !== 'dir') throw new NfsError(N.NFS4ERR_NOTDIR);
   // Cookies 1 and 2 are reserved ("." and ".." in some servers); ours are never 1 or 2.
-  if (a.cookie === 1 || a.cookie === 2) throw new NfsError(N.NFS4ERR_BAD_COOKIE, `reserved cookie ${a.cookie}`);
+  if (a.cookie === 1n || a.cookie === 2n) throw new NfsError(N.NFS4ERR_BAD_COOKIE, `reserved cookie ${a.cookie}`);
   assertReadable(a.attr_request);
   requireAccess(ctx, dir, MAY_READ, 'readdir needs read permission');
 
@@ -232,14 +246,14 @@ export async function readdir(ctx: CompoundCtx, a: READDIR4args): Promise<void> 
   w.ensure(Math.min(budget, 1024 * 1024));
   w.fixedOpaque(ZERO_VERF, 8);
 
-  let cookie = a.cookie;
+  let cookie = storeCookie(a.cookie);
   let written = 0;
   let dirBytes = 0;
-  let eof = false;
+  let eof = cookie === undefined;
   // A rough guess of bytes per entry to size store batches; refined after the first entry.
   let perEntry = 64 + plan.defs.length * 8;
 
-  outer: for (;;) {
+  outer: while (cookie !== undefined) {
     const left = budget - (w.length - start) - 8;
     const want = Math.max(1, Math.min(MAX_BATCH, Math.ceil(left / perEntry) + 1));
     const page = await store.readdir(cfh.ino, cookie, want);
@@ -249,7 +263,7 @@ export async function readdir(ctx: CompoundCtx, a: READDIR4args): Promise<void> 
       if (written > 0 && dirBytes + thisDir > dircount) break outer;
       const m = w.mark();
       w.u32(1); // value_follows
-      w.u64(e.cookie);
+      w.u64(e.cookie); // the store's cookies are below 2^53: exact as a number
       w.string(e.name);
       const st = e.stat;
       encodeFattrPlanned(w, plan, {
@@ -285,7 +299,7 @@ export async function readdir(ctx: CompoundCtx, a: READDIR4args): Promise<void> 
 
 export const READDIR: OpImpl<READDIR4args, void> = {
   decode: (r) => ({
-    cookie: r.u64(),
+    cookie: r.u64big(),
     cookieverf: r.fixedOpaque(8),
     dircount: r.u32(),
     maxcount: r.u32(),

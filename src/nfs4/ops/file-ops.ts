@@ -52,8 +52,9 @@ function cfh(ctx: CompoundCtx): FileRef {
   return ctx.cfh!;
 }
 
-function cinfo(c: DirChange): N.change_info4 {
-  return { atomic: true, before: c.before, after: c.after };
+/** change_info4 of a directory change: the store's change values are integers below 2^53, so BigInt is exact. */
+export function cinfo(c: DirChange): N.change_info4 {
+  return { atomic: true, before: BigInt(c.before), after: BigInt(c.after) };
 }
 
 export const PUTROOTFH: OpImpl<undefined, void> = {

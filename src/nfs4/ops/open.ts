@@ -16,7 +16,7 @@ import { ACCESS_READ, ACCESS_WRITE } from '../../state/model.js';
 import { invalidStateid } from '../../state/stateids.js';
 import type { StateManager, StateidRef } from '../../state/types.js';
 import { argStateid, sessionClientOrUndefined, snapshot } from './state-common.js';
-import { fileRef } from './file-ops.js';
+import { cinfo, fileRef } from './file-ops.js';
 import { requireAccess, requireConfirmedOpen, requireDir, requireRegular, requireStateOfCfh } from './guards.js';
 
 const WANT_FLAGS =
@@ -151,7 +151,7 @@ async function claimNull(ctx: CompoundCtx, a: N.OPEN4args, access: number): Prom
     } catch (err) {
       if (!isENOENT(err)) throw err;
     }
-    const unchanged: N.change_info4 = { atomic: true, before: dir.change, after: dir.change };
+    const unchanged = cinfo({ before: dir.change, after: dir.change });
     if (!plan) {
       if (!stat) throw new NfsError(N.NFS4ERR_NOENT);
       return { stat, cinfo: unchanged, attrset: [], created: false };
@@ -179,7 +179,7 @@ async function claimNull(ctx: CompoundCtx, a: N.OPEN4args, access: number): Prom
       const r = await store.createFile(dir.ino, name, attrs);
       return {
         stat: r.stat,
-        cinfo: { atomic: true, before: r.dir.before, after: r.dir.after },
+        cinfo: cinfo(r.dir),
         attrset: plan.verf ? exclusiveAttrset(plan) : plan.attrs.attrset,
         created: true,
       };
@@ -207,7 +207,7 @@ async function claimCurrentFh(ctx: CompoundCtx, a: N.OPEN4args): Promise<Target>
   if (a.openhow.opentype === N.OPEN4_CREATE) throw new NfsError(N.NFS4ERR_INVAL, 'OPEN4_CREATE with a filehandle claim');
   const ref = ctx.cfh!;
   const stat = await refresh(ctx, ref);
-  return { stat, ref, cinfo: { atomic: true, before: stat.change, after: stat.change }, attrset: [], created: false };
+  return { stat, ref, cinfo: cinfo({ before: stat.change, after: stat.change }), attrset: [], created: false };
 }
 
 /**

@@ -700,14 +700,14 @@ export function decode_bitmap4(r: XdrReader): bitmap4 {
   return a3;
 }
 
-export type changeid4 = number;
+export type changeid4 = bigint;
 
 export function encode_changeid4(w: XdrWriter, v: changeid4): void {
-  w.u64(v);
+  w.u64big(v);
 }
 
 export function decode_changeid4(r: XdrReader): changeid4 {
-  return r.u64();
+  return r.u64big();
 }
 
 export type clientid4 = Buffer;
@@ -750,14 +750,14 @@ export function decode_mode4(r: XdrReader): mode4 {
   return r.u32();
 }
 
-export type nfs_cookie4 = number;
+export type nfs_cookie4 = bigint;
 
 export function encode_nfs_cookie4(w: XdrWriter, v: nfs_cookie4): void {
-  w.u64(v);
+  w.u64big(v);
 }
 
 export function decode_nfs_cookie4(r: XdrReader): nfs_cookie4 {
-  return r.u64();
+  return r.u64big();
 }
 
 export type nfs_fh4 = Buffer;
@@ -1084,15 +1084,15 @@ export interface change_info4 {
 
 export function encode_change_info4(w: XdrWriter, v: change_info4): void {
   w.bool(v.atomic);
-  w.u64(v.before);
-  w.u64(v.after);
+  w.u64big(v.before);
+  w.u64big(v.after);
 }
 
 export function decode_change_info4(r: XdrReader): change_info4 {
   return {
     atomic: r.bool(),
-    before: r.u64(),
-    after: r.u64(),
+    before: r.u64big(),
+    after: r.u64big(),
   };
 }
 
@@ -1463,11 +1463,11 @@ export function decode_fattr4_fh_expire_type(r: XdrReader): fattr4_fh_expire_typ
 export type fattr4_change = changeid4;
 
 export function encode_fattr4_change(w: XdrWriter, v: fattr4_change): void {
-  w.u64(v);
+  w.u64big(v);
 }
 
 export function decode_fattr4_change(r: XdrReader): fattr4_change {
-  return r.u64();
+  return r.u64big();
 }
 
 export type fattr4_size = number;
@@ -4012,7 +4012,7 @@ export interface READDIR4args {
 }
 
 export function encode_READDIR4args(w: XdrWriter, v: READDIR4args): void {
-  w.u64(v.cookie);
+  w.u64big(v.cookie);
   w.fixedOpaque(v.cookieverf, 8);
   w.u32(v.dircount);
   w.u32(v.maxcount);
@@ -4021,7 +4021,7 @@ export function encode_READDIR4args(w: XdrWriter, v: READDIR4args): void {
 
 export function decode_READDIR4args(r: XdrReader): READDIR4args {
   return {
-    cookie: r.u64(),
+    cookie: r.u64big(),
     cookieverf: r.fixedOpaque(8),
     dircount: r.u32(),
     maxcount: r.u32(),
@@ -4036,14 +4036,14 @@ export interface entry4 {
 }
 
 export function encode_entry4(w: XdrWriter, v: entry4): void {
-  w.u64(v.cookie);
+  w.u64big(v.cookie);
   w.string(v.name);
   encode_fattr4(w, v.attrs);
 }
 
 export function decode_entry4(r: XdrReader): entry4 {
   return {
-    cookie: r.u64(),
+    cookie: r.u64big(),
     name: r.string(),
     attrs: decode_fattr4(r),
   };
