@@ -32,6 +32,39 @@ const KIND_CODE = new Map(KINDS.map((k, i) => [k, i]));
 const MAX_LOAD = 0.7;
 const EMPTY = 0; // inode 0 names no file on Linux
 
+/** The table's columns, one slot per index. */
+interface Tables {
+  inos: Float64Array;
+  parents: Float64Array;
+  spaces: Float64Array;
+  gens: Uint32Array;
+  nameAt: Uint32Array;
+  nameLen: Uint8Array;
+  kinds: Uint8Array;
+}
+
+function tables(cap: number): Tables {
+  return {
+    inos: new Float64Array(cap),
+    parents: new Float64Array(cap),
+    spaces: new Float64Array(cap),
+    gens: new Uint32Array(cap),
+    nameAt: new Uint32Array(cap),
+    nameLen: new Uint8Array(cap),
+    kinds: new Uint8Array(cap),
+  };
+}
+
+function copySlot(from: Tables, i: number, to: Tables, j: number): void {
+  to.inos[j] = from.inos[i]!;
+  to.parents[j] = from.parents[i]!;
+  to.spaces[j] = from.spaces[i]!;
+  to.gens[j] = from.gens[i]!;
+  to.nameAt[j] = from.nameAt[i]!;
+  to.nameLen[j] = from.nameLen[i]!;
+  to.kinds[j] = from.kinds[i]!;
+}
+
 function slotHash(ino: number, mask: number): number {
   const lo = ino >>> 0;
   const hi = (ino / 4294967296) >>> 0;
@@ -55,13 +88,7 @@ function slotHash(ino: number, mask: number): number {
 export class InodeIndex {
   private mask: number;
   private count = 0;
-  private inos: Float64Array;
-  private parents: Float64Array;
-  private spaces: Float64Array;
-  private gens: Uint32Array;
-  private nameAt: Uint32Array;
-  private nameLen: Uint8Array;
-  private kinds: Uint8Array;
+  private t: Tables;
   private arena: Buffer = Buffer.allocUnsafe(64 * 1024);
   private arenaUsed = 0;
   /** Arena bytes of names no longer referenced (compacted away past half the arena). */
@@ -82,13 +109,7 @@ export class InodeIndex {
     let cap = 16;
     while (cap * MAX_LOAD < capacity) cap *= 2;
     this.mask = cap - 1;
-    this.inos = new Float64Array(cap);
-    this.parents = new Float64Array(cap);
-    this.spaces = new Float64Array(cap);
-    this.gens = new Uint32Array(cap);
-    this.nameAt = new Uint32Array(cap);
-    this.nameLen = new Uint8Array(cap);
-    this.kinds = new Uint8Array(cap);
+    this.t = tables(cap);
   }
 
   get size(): number {
@@ -113,12 +134,12 @@ export class InodeIndex {
     if (s < 0) return undefined;
     const more = this.more.get(ino);
     return {
-      parent: this.parents[s]!,
+      parent: this.t.parents[s]!,
       name: this.nameOf(s),
       ...(more ? { more: more.map((l) => ({ ...l })) } : {}),
-      gen: this.gens[s]!,
-      kind: KINDS[this.kinds[s]!]!,
-      space: this.spaces[s]!,
+      gen: this.t.gens[s]!,
+      kind: KINDS[this.t.kinds[s]!]!,
+      space: this.t.spaces[s]!,
     };
   }
 
@@ -128,11 +149,11 @@ export class InodeIndex {
    */
   add(ino: number, parent: number, name: string, gen: number, kind: FileKind, space: number): void {
     let s = this.find(ino);
-    if (s >= 0 && this.gens[s] === gen >>> 0) {
+    if (s >= 0 && this.t.gens[s] === gen >>> 0) {
       if (!this.hasLink(s, ino, parent, name)) {
         if (kind === 'dir') {
           // directories have one name: the newest wins
-          this.parents[s] = parent;
+          this.t.parents[s] = parent;
           this.setName(s, name);
         } else {
           const list = this.more.get(ino);
@@ -140,7 +161,7 @@ export class InodeIndex {
           else this.more.set(ino, [{ parent, name }]);
         }
       }
-      this.kinds[s] = KIND_CODE.get(kind)!;
+      this.t.kinds[s] = KIND_CODE.get(kind)!;
       this.setSpace(ino, space);
       return;
     }
@@ -148,20 +169,20 @@ export class InodeIndex {
     if ((this.count + 1) > (this.mask + 1) * MAX_LOAD) this.grow();
     s = this.insertSlot(ino);
     this.count++;
-    this.parents[s] = parent;
-    this.gens[s] = gen >>> 0;
-    this.kinds[s] = KIND_CODE.get(kind)!;
-    this.spaces[s] = space;
+    this.t.parents[s] = parent;
+    this.t.gens[s] = gen >>> 0;
+    this.t.kinds[s] = KIND_CODE.get(kind)!;
+    this.t.spaces[s] = space;
     this.usedBytes += space;
-    this.nameLen[s] = 0;
+    this.t.nameLen[s] = 0;
     this.setName(s, name);
   }
 
   setSpace(ino: number, space: number): void {
     const s = this.find(ino);
-    if (s < 0 || this.spaces[s] === space) return;
-    this.usedBytes += space - this.spaces[s]!;
-    this.spaces[s] = space;
+    if (s < 0 || this.t.spaces[s] === space) return;
+    this.usedBytes += space - this.t.spaces[s]!;
+    this.t.spaces[s] = space;
   }
 
   /** Removes one name; returns true when the inode has no known name left (and is dropped). */
@@ -169,13 +190,13 @@ export class InodeIndex {
     const s = this.find(ino);
     if (s < 0) return true;
     const more = this.more.get(ino);
-    if (this.parents[s] === parent && this.nameEquals(s, name)) {
+    if (this.t.parents[s] === parent && this.nameEquals(s, name)) {
       const next = more?.shift();
       if (!next) {
         this.drop(ino);
         return true;
       }
-      this.parents[s] = next.parent;
+      this.t.parents[s] = next.parent;
       this.setName(s, next.name);
       if (more!.length === 0) this.more.delete(ino);
       return false;
@@ -192,8 +213,8 @@ export class InodeIndex {
   moveLink(ino: number, fromParent: number, fromName: string, toParent: number, toName: string): void {
     const s = this.find(ino);
     if (s < 0) return;
-    if (this.parents[s] === fromParent && this.nameEquals(s, fromName)) {
-      this.parents[s] = toParent;
+    if (this.t.parents[s] === fromParent && this.nameEquals(s, fromName)) {
+      this.t.parents[s] = toParent;
       this.setName(s, toName);
       return;
     }
@@ -213,8 +234,8 @@ export class InodeIndex {
   drop(ino: number): void {
     const s = this.find(ino);
     if (s < 0) return;
-    this.usedBytes -= this.spaces[s]!;
-    this.arenaGarbage += this.nameLen[s]!;
+    this.usedBytes -= this.t.spaces[s]!;
+    this.arenaGarbage += this.t.nameLen[s]!;
     this.more.delete(ino);
     this.count--;
     this.removeSlot(s);
@@ -224,7 +245,7 @@ export class InodeIndex {
   links(ino: number): Link[] {
     const s = this.find(ino);
     if (s < 0) return [];
-    const first = { parent: this.parents[s]!, name: this.nameOf(s) };
+    const first = { parent: this.t.parents[s]!, name: this.nameOf(s) };
     const more = this.more.get(ino);
     return more ? [first, ...more.map((l) => ({ ...l }))] : [first];
   }
@@ -245,7 +266,7 @@ export class InodeIndex {
       const s = this.find(ino);
       if (s < 0) return undefined;
       name = this.nameOf(s);
-      parent = this.parents[s]!;
+      parent = this.t.parents[s]!;
     }
     for (let guard = 0; guard <= MAX_CHAIN; guard++) {
       out.push(name);
@@ -256,7 +277,7 @@ export class InodeIndex {
       const s = this.find(parent);
       if (s < 0) return undefined;
       name = this.nameOf(s);
-      parent = this.parents[s]!;
+      parent = this.t.parents[s]!;
     }
     return undefined;
   }
@@ -268,7 +289,7 @@ export class InodeIndex {
     for (let d = 1; d <= MAX_CHAIN; d++) {
       const s = this.find(cur);
       if (s < 0) return -1;
-      cur = this.parents[s]!;
+      cur = this.t.parents[s]!;
       if (cur === this.rootIno) return d;
     }
     return -1;
@@ -282,7 +303,7 @@ export class InodeIndex {
       if (cur === this.rootIno) return false;
       const s = this.find(cur);
       if (s < 0) return false;
-      cur = this.parents[s]!;
+      cur = this.t.parents[s]!;
     }
     return false;
   }
@@ -291,7 +312,7 @@ export class InodeIndex {
 
   private find(ino: number): number {
     if (ino === EMPTY) return -1;
-    const inos = this.inos;
+    const inos = this.t.inos;
     for (let s = slotHash(ino, this.mask); ; s = (s + 1) & this.mask) {
       const k = inos[s];
       if (k === ino) return s;
@@ -302,8 +323,8 @@ export class InodeIndex {
   /** A free slot for `ino` (not present; the table has room). */
   private insertSlot(ino: number): number {
     let s = slotHash(ino, this.mask);
-    while (this.inos[s] !== EMPTY) s = (s + 1) & this.mask;
-    this.inos[s] = ino;
+    while (this.t.inos[s] !== EMPTY) s = (s + 1) & this.mask;
+    this.t.inos[s] = ino;
     return s;
   }
 
@@ -311,56 +332,39 @@ export class InodeIndex {
   private removeSlot(s: number): void {
     const mask = this.mask;
     let hole = s;
-    for (let j = (s + 1) & mask; this.inos[j] !== EMPTY; j = (j + 1) & mask) {
-      const home = slotHash(this.inos[j]!, mask);
+    for (let j = (s + 1) & mask; this.t.inos[j] !== EMPTY; j = (j + 1) & mask) {
+      const home = slotHash(this.t.inos[j]!, mask);
       // the entry at j may move to the hole if its home is not in (hole, j]
       const movable = hole <= j ? home <= hole || home > j : home <= hole && home > j;
       if (!movable) continue;
       this.moveSlot(j, hole);
       hole = j;
     }
-    this.inos[hole] = EMPTY;
+    this.t.inos[hole] = EMPTY;
   }
 
   private moveSlot(from: number, to: number): void {
-    this.inos[to] = this.inos[from]!;
-    this.parents[to] = this.parents[from]!;
-    this.spaces[to] = this.spaces[from]!;
-    this.gens[to] = this.gens[from]!;
-    this.nameAt[to] = this.nameAt[from]!;
-    this.nameLen[to] = this.nameLen[from]!;
-    this.kinds[to] = this.kinds[from]!;
+    copySlot(this.t, from, this.t, to);
   }
 
   private grow(): void {
-    const old = { inos: this.inos, parents: this.parents, spaces: this.spaces, gens: this.gens, nameAt: this.nameAt, nameLen: this.nameLen, kinds: this.kinds };
+    const old = this.t;
     const cap = (this.mask + 1) * 2;
     this.mask = cap - 1;
-    this.inos = new Float64Array(cap);
-    this.parents = new Float64Array(cap);
-    this.spaces = new Float64Array(cap);
-    this.gens = new Uint32Array(cap);
-    this.nameAt = new Uint32Array(cap);
-    this.nameLen = new Uint8Array(cap);
-    this.kinds = new Uint8Array(cap);
+    this.t = tables(cap);
     for (let i = 0; i < old.inos.length; i++) {
       const ino = old.inos[i]!;
       if (ino === EMPTY) continue;
       const s = this.insertSlot(ino);
-      this.parents[s] = old.parents[i]!;
-      this.spaces[s] = old.spaces[i]!;
-      this.gens[s] = old.gens[i]!;
-      this.nameAt[s] = old.nameAt[i]!;
-      this.nameLen[s] = old.nameLen[i]!;
-      this.kinds[s] = old.kinds[i]!;
+      copySlot(old, i, this.t, s);
     }
   }
 
   // ---------------------------------------------------------------- names
 
   private nameOf(s: number): string {
-    const at = this.nameAt[s]!;
-    return this.arena.toString('utf8', at, at + this.nameLen[s]!);
+    const at = this.t.nameAt[s]!;
+    return this.arena.toString('utf8', at, at + this.t.nameLen[s]!);
   }
 
   private nameEquals(s: number, name: string): boolean {
@@ -368,7 +372,7 @@ export class InodeIndex {
   }
 
   private hasLink(s: number, ino: number, parent: number, name: string): boolean {
-    if (this.parents[s] === parent && this.nameEquals(s, name)) return true;
+    if (this.t.parents[s] === parent && this.nameEquals(s, name)) return true;
     return this.more.get(ino)?.some((l) => l.parent === parent && l.name === name) ?? false;
   }
 
@@ -376,11 +380,11 @@ export class InodeIndex {
   private setName(s: number, name: string): void {
     const len = Buffer.byteLength(name, 'utf8');
     if (len > 255) throw new Error(`inode index: name of ${len} bytes`);
-    this.arenaGarbage += this.nameLen[s]!;
+    this.arenaGarbage += this.t.nameLen[s]!;
     if (this.arenaUsed + len > this.arena.length) this.makeRoom(len);
     this.arena.write(name, this.arenaUsed, 'utf8');
-    this.nameAt[s] = this.arenaUsed;
-    this.nameLen[s] = len;
+    this.t.nameAt[s] = this.arenaUsed;
+    this.t.nameLen[s] = len;
     this.arenaUsed += len;
   }
 
@@ -391,11 +395,11 @@ export class InodeIndex {
     const next = Buffer.allocUnsafe(this.arenaGarbage > this.arenaUsed / 2 ? size : Math.max(size, this.arena.length * 2));
     let at = 0;
     for (let s = 0; s <= this.mask; s++) {
-      if (this.inos[s] === EMPTY) continue;
-      const from = this.nameAt[s]!;
-      const n = this.nameLen[s]!;
+      if (this.t.inos[s] === EMPTY) continue;
+      const from = this.t.nameAt[s]!;
+      const n = this.t.nameLen[s]!;
       this.arena.copy(next, at, from, from + n);
-      this.nameAt[s] = at;
+      this.t.nameAt[s] = at;
       at += n;
     }
     this.arena = next;
