@@ -42,7 +42,7 @@ async function readAll(s: LocalStore, f: OpenFile, max = 256): Promise<string> {
 }
 
 describe('fd pool: opens hold references, not fds', () => {
-  it('100 open files with capacity 8: data right, fds bounded, evictions counted, last close leaves no fd', async () => {
+  it('100 open files with capacity 8: data right, fds bounded, evictions counted, closed fds cached within the bound', async () => {
     const { s } = await fresh({ fdLimit: 8, handoffMax: 0 });
     const files = await makeFiles(s, 100);
     const base = await openFds();
@@ -68,10 +68,24 @@ describe('fd pool: opens hold references, not fds', () => {
 
     await s.close(ro);
     for (const o of opens) await s.close(o);
-    expect(s.cacheStats().fd).toMatchObject({ size: 0, refs: 0, entries: 0 });
-    expect(await openFds()).toBeLessThanOrEqual(base);
+    // the last fds used stay cached for the next open of their files, within the capacity
+    const closed = s.cacheStats().fd;
+    expect(closed.refs).toBe(0);
+    expect(closed.size).toBeLessThanOrEqual(8);
+    expect(await openFds()).toBeLessThanOrEqual(base + 8);
     // closed opens are closed
     expect(await storeCode(s.read(opens[0]!, Buffer.alloc(4), 0))).toBe('EBADF');
+    // the next open of a file whose fd is cached opens nothing
+    const cachedIno = files[99]!.ino;
+    const misses = s.cacheStats().fd.misses;
+    const again = await s.open(cachedIno, true);
+    expect(await readAll(s, again)).toBe('data of file 99');
+    expect(s.cacheStats().fd.misses).toBe(misses);
+    await s.close(again);
+    // removing the files closes their cached fds
+    for (let i = 0; i < files.length; i++) await s.remove(s.rootIno, `f${i}`);
+    expect(s.cacheStats().fd).toMatchObject({ size: 0, refs: 0, entries: 0 });
+    expect(await openFds()).toBeLessThanOrEqual(base);
   });
 
   it('an open whose fd is present costs no open: hits; parked create fds count against the capacity', async () => {
@@ -111,7 +125,8 @@ describe('fd pool: opens hold references, not fds', () => {
     fs.renameSync(path.join(root, 'other'), path.join(root, 'f1'));
     expect(await storeCode(s.read(ob, Buffer.alloc(8), 0))).toBe('ESTALE');
     for (const o of [oa, ob, oc]) await s.close(o);
-    expect(s.cacheStats().fd.size).toBe(0);
+    // closed, a's and c's fds stay cached (within the capacity of 2); b's entry was refused
+    expect(s.cacheStats().fd).toMatchObject({ size: 2, refs: 0 });
   });
 
   it('concurrent I/O on more files than fds: every byte lands where it should', async () => {
@@ -125,7 +140,7 @@ describe('fd pool: opens hold references, not fds', () => {
     texts.forEach((t, i) => expect(t).toBe(Array.from({ length: 8 }, (_, k) => `${String.fromCharCode(97 + k)}${i % 10}`).join('')));
     await Promise.all(opens.map((o) => s.commit(o)));
     for (const o of opens) await s.close(o);
-    expect(s.cacheStats().fd).toMatchObject({ size: 0, refs: 0 });
+    expect(s.cacheStats().fd).toMatchObject({ size: 3, refs: 0 });
   });
 
   it('an I/O in flight pins its fd: eviction passes it by, and the pool shrinks back after', async () => {

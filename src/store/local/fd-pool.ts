@@ -22,7 +22,8 @@
  * instead of removing them; only other clients' removals can detach a file.)
  *
  * Hot path: an I/O whose fd is open costs no system call here (a pin, an LRU
- * touch). The last close of a file closes its fds (in the background for
+ * touch). The last close of a file leaves its fds cached (evictable) until it
+ * is removed or replaced, or they are evicted (in the background for
  * evictions, awaited for close()).
  */
 import type { Fd } from './sys.js';
@@ -157,13 +158,19 @@ export class FdPool {
     if (writable) e.writers++;
   }
 
-  /** Drops an open's reference; the last one closes the file's fds (resolves when closed). */
+  /**
+   * Drops an open's reference. After the last one the fds stay in the LRU, like those of
+   * anonymous-stateid I/O, for the next open of the file (an application that opens, reads and
+   * closes many files, or one file again and again, pays no open(2) and close(2) each time); they
+   * close when evicted, or when the file is removed or replaced (detach, forget). A detached file's
+   * last close closes its fds at once (resolves when closed).
+   */
   unref(e: FdEntry, writable: boolean): Promise<void> {
     e.refs--;
     this.refs--;
     if (writable) e.writers--;
-    if (e.refs > 0) return DONE;
-    if (e.detached) e.stale = true;
+    if (e.refs > 0 || !e.detached) return DONE;
+    e.stale = true;
     return this.closeUnpinned(e);
   }
 
