@@ -1,5 +1,7 @@
 const TWO_32 = 4294967296;
 const ZERO_PAD = Buffer.alloc(4);
+/** Strings up to this many characters take the ASCII fast path of string(). */
+const SHORT_STRING = 64;
 
 /**
  * Growable output slab for one reply. Supports reserving a 4-byte slot to
@@ -99,6 +101,24 @@ export class XdrWriter {
   }
 
   string(s: string): void {
+    // short ASCII strings (file names, numeric owners: most of a READDIR reply) are copied byte by
+    // byte here: cheaper than the three native calls of the general path
+    const len = s.length;
+    if (len <= SHORT_STRING) {
+      let i = 0;
+      while (i < len && s.charCodeAt(i) < 0x80) i++;
+      if (i === len) {
+        const padded = (len + 3) & ~3;
+        this.ensure(4 + padded);
+        this.view.setUint32(this.pos, len);
+        const buf = this.buf;
+        let p = this.pos + 4;
+        for (let k = 0; k < len; k++) buf[p++] = s.charCodeAt(k);
+        for (const end = this.pos + 4 + padded; p < end; p++) buf[p] = 0;
+        this.pos += 4 + padded;
+        return;
+      }
+    }
     const n = Buffer.byteLength(s, 'utf8');
     this.u32(n);
     const padded = (n + 3) & ~3;
