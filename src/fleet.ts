@@ -188,7 +188,10 @@ export class Fleet implements ControlPlaneEffects {
 
   async markFileSystemDeleting(fs: FileSystem): Promise<void> {
     if (fs.fileSystemId === this.o.defaultFileSystemId) return; // the default one is always in the model again at start
-    await writeFileAtomic(path.join(this.dataDirOf(fs.fileSystemId), DELETING_MARK), `${new Date().toISOString()}\n`);
+    // a file system the config declared and nothing ever mounted has no directory yet
+    const dir = this.dataDirOf(fs.fileSystemId);
+    await mkdir(dir, { recursive: true });
+    await writeFileAtomic(path.join(dir, DELETING_MARK), `${new Date().toISOString()}\n`);
   }
 
   async removeFileSystemData(fs: FileSystem): Promise<void> {

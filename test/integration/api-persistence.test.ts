@@ -7,8 +7,9 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { CreateFileSystemCommand, DescribeFileSystemsCommand } from '@aws-sdk/client-efs';
+import { CreateFileSystemCommand, DeleteFileSystemCommand, DescribeFileSystemsCommand } from '@aws-sdk/client-efs';
 import { efsClient, startApiServer, token, type ApiTestServer } from './api-helpers.js';
+import { parseConfig } from '../../src/model/config.js';
 
 let ts: ApiTestServer | undefined;
 afterAll(async () => {
@@ -50,5 +51,23 @@ describe('deleting a file system across a crash', () => {
     expect(existsSync(path.join(dirOf(unsavedDeletion), '.deleting'))).toBe(false);
     expect(readFileSync(path.join(dirOf(unknownData), 'fs-marker-file'), 'utf8')).toBe(unknownData);
     expect(logLines.some((l) => l.includes('model.json does not know') && l.includes(unknownData))).toBe(true);
+  });
+});
+
+describe('deleting a file system the config declared', () => {
+  it('works before anything ever mounted it (its data directory does not exist yet)', async () => {
+    const declared = 'fs-0123456789abcdef1';
+    const server = await startApiServer({ config: await parseConfig({ fileSystems: [{ fileSystemId: declared }] }, '(test)') });
+    try {
+      const efs = efsClient(server);
+      const dir = path.join(server.dataDir, 'file-systems', declared);
+      expect(existsSync(dir)).toBe(false);
+      await efs.send(new DeleteFileSystemCommand({ FileSystemId: declared }));
+      const listed = (await efs.send(new DescribeFileSystemsCommand({}))).FileSystems!.map((f) => f.FileSystemId);
+      expect(listed).not.toContain(declared);
+      efs.destroy();
+    } finally {
+      await server.cleanup();
+    }
   });
 });
