@@ -15,6 +15,7 @@ export const ERROR_STATUS = {
   SubnetNotFound: 400,
   SecurityGroupNotFound: 400,
   SecurityGroupLimitExceeded: 400,
+  AccessDeniedException: 403,
   AccessPointLimitExceeded: 403,
   FileSystemLimitExceeded: 403,
   MissingAuthenticationToken: 403,
@@ -46,6 +47,9 @@ export const ERROR_STATUS = {
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_STATUS;
+
+/** CloudTrail's errorCode where it differs from the API's error code. */
+export const AUDIT_ERROR_CODE: Partial<Record<ErrorCode, string>> = { AccessDeniedException: 'AccessDenied' };
 
 export class ApiError extends Error {
   readonly status: number;

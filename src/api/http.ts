@@ -10,7 +10,8 @@ import type { Logger } from 'pino';
 import { ModelValidationError } from '../model/validate.js';
 import { PolicyError } from '../policy/iam.js';
 import type { Credential } from '../model/types.js';
-import { ApiError } from './errors.js';
+import { AUDIT_ERROR_CODE, ApiError } from './errors.js';
+import { accessDeniedMessage, apiResourceArn, authorizeApiCall } from '../policy/api-authz.js';
 import type { Caller, ControlPlane } from './control-plane.js';
 import type { ApiOperation, ApiRequest } from './operation.js';
 import { verifyRequest } from './sigv4.js';
@@ -133,6 +134,27 @@ export function createApiServer(o: ApiServerOptions): http.Server {
   const audit = o.log.child({ part: 'audit' });
   const lookup = o.credentials.size > 0 ? (key: string) => o.credentials.get(key) : undefined;
 
+  /** IAM for the call (identity policies of the caller); throws AccessDeniedException. */
+  function authorize(op: ApiOperation, apiReq: ApiRequest, identityPolicies: Credential['identityPolicies'], sourceIp: string): void {
+    const action = `elasticfilesystem:${op.name}`;
+    const resourceArn = apiResourceArn(op.resource, apiReq, cp.model.region, cp.model.accountId);
+    const d = authorizeApiCall({
+      enforce: lookup !== undefined,
+      callerArn: apiReq.caller.arn,
+      callerAccountId: apiReq.caller.accountId,
+      accountId: cp.model.accountId,
+      ...(identityPolicies ? { identityPolicies } : {}),
+      action,
+      resourceArn,
+      sourceIp,
+      secureTransport: false,
+      nowMs: Date.now(),
+    });
+    if (d.allowed) return;
+    const reason = d.reason === 'explicit-deny' ? 'explicit-deny' : 'implicit-deny';
+    throw new ApiError('AccessDeniedException', accessDeniedMessage(apiReq.caller.arn, action, resourceArn, reason));
+  }
+
   async function handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const requestId = randomUUID();
     const rawUrl = req.url ?? '/';
@@ -175,6 +197,7 @@ export function createApiServer(o: ApiServerOptions): http.Server {
         }
       }
       const apiReq: ApiRequest = { labels, query, body, caller };
+      authorize(op, apiReq, cred?.identityPolicies, req.socket.remoteAddress ?? '');
       result = await op.handler(cp, apiReq);
       status = op.status;
     } catch (err) {
@@ -205,7 +228,7 @@ export function createApiServer(o: ApiServerOptions): http.Server {
         userAgent: req.headers['user-agent'] ?? '',
         requestParameters: requestParameters(labels, query, body),
         responseElements: error ? null : (result ?? null),
-        ...(error ? { errorCode: error.code, errorMessage: error.message } : {}),
+        ...(error ? { errorCode: AUDIT_ERROR_CODE[error.code] ?? error.code, errorMessage: error.message } : {}),
         requestID: requestId,
         eventID: randomUUID(),
         readOnly: op?.readOnly ?? true,

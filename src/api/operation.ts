@@ -6,6 +6,7 @@
  */
 import type { Caller, ControlPlane } from './control-plane.js';
 import { Input } from './input.js';
+import type { ResourceRef } from '../policy/api-authz.js';
 
 export interface ApiRequest {
   /** Path labels, decoded. */
@@ -17,6 +18,12 @@ export interface ApiRequest {
   caller: Caller;
 }
 
+
+/** The operation has no resource-level permission: the resource is `*`. */
+export const NO_RESOURCE: ResourceRef[] = [];
+export const FS_LABEL: ResourceRef[] = [{ from: 'label', member: 'FileSystemId', kind: 'file-system' }];
+export const BY_RESOURCE_ID: ResourceRef[] = [{ from: 'label', member: 'ResourceId', kind: 'by-id' }];
+
 export interface ApiOperation {
   name: string;
   method: 'GET' | 'POST' | 'PUT' | 'DELETE';
@@ -25,6 +32,11 @@ export interface ApiOperation {
   status: number;
   /** Read-only calls (CloudTrail readOnly) run without the change queue. */
   readOnly: boolean;
+  /**
+   * The resource of the IAM check (elasticfilesystem:<name> on its ARN): the
+   * first of these members the request carries; none (or []) = `*`.
+   */
+  resource: ResourceRef[];
   handler(cp: ControlPlane, req: ApiRequest): Promise<Record<string, unknown> | undefined>;
 }
 

@@ -425,7 +425,9 @@ describe('the AWS CLI against a server with --credentials (signatures verified)'
     fs.writeFileSync(path.join(credHome, 'config'), '');
     fs.writeFileSync(path.join(credHome, 'credentials'), '');
     const credFile = path.join(credHome, 'keys.json');
-    fs.writeFileSync(credFile, JSON.stringify({ [KEY]: { secretAccessKey: SECRET, principalArn: 'arn:aws:iam::111122223333:role/admin' } }));
+    // an admin role: with --credentials its identity policy decides its API calls, as IAM does
+    const admin = { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 'elasticfilesystem:*', Resource: '*' }] };
+    fs.writeFileSync(credFile, JSON.stringify({ [KEY]: { secretAccessKey: SECRET, principalArn: 'arn:aws:iam::111122223333:role/admin', identityPolicies: [admin] } }));
     credServer = await startServer({ dataDir: credData, leaseSeconds: 10, extraArgs: ['--credentials', credFile] });
   }, 120_000);
 

@@ -46,11 +46,14 @@ const ALICE = { accessKeyId: 'AKIDLOCALEFSALICE01', secretAccessKey: 'alice-secr
 const SESSION_ARN = 'arn:aws:sts::111122223333:assumed-role/deployer/session-1';
 const SESSION = { accessKeyId: 'ASIALOCALEFSSESSION1', secretAccessKey: 'session-secret', sessionToken: 'FwoGZXIvYXdzEXAMPLESESSIONTOKEN//////////wEaDEXAMPLE==' };
 
+// With credentials every API call needs an identity-policy Allow (test/integration/api-iam.test.ts); these callers may do everything.
+const ALLOW_ALL = [{ Version: '2012-10-17', Statement: [{ Effect: 'Allow' as const, Action: 'elasticfilesystem:*', Resource: '*' }] }];
+
 function credentials(): Map<string, Credential> {
   const m = new Map<string, Credential>();
-  m.set(ADMIN.accessKeyId, { ...ADMIN, principalArn: ADMIN_ARN, accountId: '111122223333' });
-  m.set(ALICE.accessKeyId, { ...ALICE, principalArn: ALICE_ARN, accountId: '111122223333' });
-  m.set(SESSION.accessKeyId, { ...SESSION, principalArn: SESSION_ARN, accountId: '111122223333' });
+  m.set(ADMIN.accessKeyId, { ...ADMIN, principalArn: ADMIN_ARN, accountId: '111122223333', identityPolicies: ALLOW_ALL });
+  m.set(ALICE.accessKeyId, { ...ALICE, principalArn: ALICE_ARN, accountId: '111122223333', identityPolicies: ALLOW_ALL });
+  m.set(SESSION.accessKeyId, { ...SESSION, principalArn: SESSION_ARN, accountId: '111122223333', identityPolicies: ALLOW_ALL });
   return m;
 }
 

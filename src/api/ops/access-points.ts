@@ -11,6 +11,7 @@ export const createAccessPoint: ApiOperation = {
   path: '/access-points',
   status: 200,
   readOnly: false,
+  resource: [{ from: 'body', member: 'FileSystemId', kind: 'file-system' }],
   async handler(cp, req) {
     const b = bodyInput(req);
     const clientToken = b.string('ClientToken', { required: true, min: 1, max: 64 });
@@ -61,6 +62,10 @@ export const describeAccessPoints: ApiOperation = {
   path: '/access-points',
   status: 200,
   readOnly: true,
+  resource: [
+    { from: 'query', member: 'AccessPointId', kind: 'access-point' },
+    { from: 'query', member: 'FileSystemId', kind: 'file-system' },
+  ],
   async handler(cp, req) {
     const q = queryInput(req);
     const maxResults = q.number('MaxResults', { min: 1, integer: true });
@@ -85,6 +90,7 @@ export const deleteAccessPoint: ApiOperation = {
   path: '/access-points/{AccessPointId}',
   status: 204,
   readOnly: false,
+  resource: [{ from: 'label', member: 'AccessPointId', kind: 'access-point' }],
   async handler(cp, req) {
     return cp.exclusive(async () => {
       const ap = findAccessPoint(cp, req.labels.AccessPointId!);

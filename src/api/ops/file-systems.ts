@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { fileSystemArn, nameTag, newFileSystemId, zoneId, type FileSystem } from '../../model/types.js';
 import { validateTags } from '../../model/validate.js';
 import { ApiError, badRequest } from '../errors.js';
-import { bodyInput, queryInput, type ApiOperation } from '../operation.js';
+import { bodyInput, queryInput, type ApiOperation, FS_LABEL, NO_RESOURCE } from '../operation.js';
 import type { ControlPlane } from '../control-plane.js';
 import { describeFileSystem, findFileSystem, page, requireAvailable } from '../wire.js';
 
@@ -34,6 +34,7 @@ export const createFileSystem: ApiOperation = {
   path: '/file-systems',
   status: 201,
   readOnly: false,
+  resource: NO_RESOURCE,
   async handler(cp, req) {
     const b = bodyInput(req);
     const token = b.string('CreationToken', { required: true, min: 1, max: 64 });
@@ -99,6 +100,7 @@ export const describeFileSystems: ApiOperation = {
   path: '/file-systems',
   status: 200,
   readOnly: true,
+  resource: [{ from: 'query', member: 'FileSystemId', kind: 'file-system' }],
   async handler(cp, req) {
     const q = queryInput(req);
     const maxItems = q.number('MaxItems', { min: 1, integer: true });
@@ -124,6 +126,7 @@ export const updateFileSystem: ApiOperation = {
   path: '/file-systems/{FileSystemId}',
   status: 202,
   readOnly: false,
+  resource: FS_LABEL,
   async handler(cp, req) {
     const b = bodyInput(req);
     const mode = b.enumOf('ThroughputMode', THROUGHPUT_MODES);
@@ -161,6 +164,7 @@ export const deleteFileSystem: ApiOperation = {
   path: '/file-systems/{FileSystemId}',
   status: 204,
   readOnly: false,
+  resource: FS_LABEL,
   async handler(cp, req) {
     return cp.exclusive(async () => {
       const fs = findFileSystem(cp, req.labels.FileSystemId!);
@@ -190,6 +194,7 @@ export const updateFileSystemProtection: ApiOperation = {
   path: '/file-systems/{FileSystemId}/protection',
   status: 200,
   readOnly: false,
+  resource: FS_LABEL,
   async handler(cp, req) {
     const b = bodyInput(req);
     const value = b.enumOf('ReplicationOverwriteProtection', PROTECTION);

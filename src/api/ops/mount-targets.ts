@@ -15,7 +15,7 @@ import {
   type MountTarget,
 } from '../../model/types.js';
 import { ApiError, badRequest } from '../errors.js';
-import { bodyInput, queryInput, type ApiOperation } from '../operation.js';
+import { bodyInput, queryInput, type ApiOperation, NO_RESOURCE } from '../operation.js';
 import type { ControlPlane } from '../control-plane.js';
 import { describeMountTarget, findAccessPoint, findFileSystem, findMountTarget, page, requireAvailable } from '../wire.js';
 
@@ -63,6 +63,7 @@ export const createMountTarget: ApiOperation = {
   path: '/mount-targets',
   status: 200,
   readOnly: false,
+  resource: [{ from: 'body', member: 'FileSystemId', kind: 'file-system' }],
   async handler(cp, req) {
     const b = bodyInput(req);
     const fsRef = b.string('FileSystemId', { required: true, max: 128 });
@@ -161,6 +162,10 @@ export const describeMountTargets: ApiOperation = {
   path: '/mount-targets',
   status: 200,
   readOnly: true,
+  resource: [
+    { from: 'query', member: 'FileSystemId', kind: 'file-system' },
+    { from: 'query', member: 'AccessPointId', kind: 'access-point' },
+  ],
   async handler(cp, req) {
     const q = queryInput(req);
     const maxItems = q.number('MaxItems', { min: 1, integer: true });
@@ -191,6 +196,7 @@ export const deleteMountTarget: ApiOperation = {
   path: '/mount-targets/{MountTargetId}',
   status: 204,
   readOnly: false,
+  resource: NO_RESOURCE,
   async handler(cp, req) {
     return cp.exclusive(async () => {
       const mt = findMountTarget(cp, req.labels.MountTargetId!);
@@ -210,6 +216,7 @@ export const describeMountTargetSecurityGroups: ApiOperation = {
   path: '/mount-targets/{MountTargetId}/security-groups',
   status: 200,
   readOnly: true,
+  resource: NO_RESOURCE,
   async handler(cp, req) {
     const mt = findMountTarget(cp, req.labels.MountTargetId!);
     return { SecurityGroups: [...mt.securityGroups] };
@@ -222,6 +229,7 @@ export const modifyMountTargetSecurityGroups: ApiOperation = {
   path: '/mount-targets/{MountTargetId}/security-groups',
   status: 204,
   readOnly: false,
+  resource: NO_RESOURCE,
   async handler(cp, req) {
     const groups = bodyInput(req).stringList('SecurityGroups', { max: 100 }) ?? [];
     return cp.exclusive(async () => {

@@ -6,7 +6,7 @@
  */
 import { putFileSystemPolicy, serialisePolicy } from '../../policy/iam.js';
 import { ApiError, badRequest } from '../errors.js';
-import { bodyInput, queryInput, type ApiOperation } from '../operation.js';
+import { bodyInput, queryInput, type ApiOperation, FS_LABEL, NO_RESOURCE } from '../operation.js';
 import { findFileSystem, requireAvailable } from '../wire.js';
 import type { ControlPlane } from '../control-plane.js';
 import type { FileSystem } from '../../model/types.js';
@@ -17,6 +17,7 @@ export const putFileSystemPolicyOp: ApiOperation = {
   path: '/file-systems/{FileSystemId}/policy',
   status: 200,
   readOnly: false,
+  resource: FS_LABEL,
   async handler(cp, req) {
     const b = bodyInput(req);
     if (!b.has('Policy')) throw badRequest('Policy is required.');
@@ -43,6 +44,7 @@ export const describeFileSystemPolicy: ApiOperation = {
   path: '/file-systems/{FileSystemId}/policy',
   status: 200,
   readOnly: true,
+  resource: FS_LABEL,
   async handler(cp, req) {
     const fs = findFileSystem(cp, req.labels.FileSystemId!);
     if (!fs.policy) throw new ApiError('PolicyNotFound', `File system '${fs.fileSystemId}' has no file system policy: the default policy is in effect.`);
@@ -56,6 +58,7 @@ export const deleteFileSystemPolicy: ApiOperation = {
   path: '/file-systems/{FileSystemId}/policy',
   status: 200,
   readOnly: false,
+  resource: FS_LABEL,
   async handler(cp, req) {
     return cp.exclusive(async () => {
       const fs = findFileSystem(cp, req.labels.FileSystemId!);
@@ -115,6 +118,7 @@ export const putLifecycleConfiguration: ApiOperation = {
   path: '/file-systems/{FileSystemId}/lifecycle-configuration',
   status: 200,
   readOnly: false,
+  resource: FS_LABEL,
   async handler(cp, req) {
     const raw = bodyInput(req).list('LifecyclePolicies', { required: true })!;
     return cp.exclusive(async () => {
@@ -133,6 +137,7 @@ export const describeLifecycleConfiguration: ApiOperation = {
   path: '/file-systems/{FileSystemId}/lifecycle-configuration',
   status: 200,
   readOnly: true,
+  resource: FS_LABEL,
   async handler(cp, req) {
     return { LifecyclePolicies: findFileSystem(cp, req.labels.FileSystemId!).lifecyclePolicies };
   },
@@ -148,6 +153,7 @@ export const putBackupPolicy: ApiOperation = {
   path: '/file-systems/{FileSystemId}/backup-policy',
   status: 200,
   readOnly: false,
+  resource: FS_LABEL,
   async handler(cp, req) {
     const policy = bodyInput(req).object('BackupPolicy', true)!;
     const status = policy.enumOf('Status', ['ENABLED', 'DISABLED'] as const, true);
@@ -167,6 +173,7 @@ export const describeBackupPolicy: ApiOperation = {
   path: '/file-systems/{FileSystemId}/backup-policy',
   status: 200,
   readOnly: true,
+  resource: FS_LABEL,
   async handler(cp, req) {
     const fs = findFileSystem(cp, req.labels.FileSystemId!);
     // AWS's message here is literally "None".
@@ -187,6 +194,7 @@ export const describeAccountPreferences: ApiOperation = {
   path: '/account-preferences',
   status: 200,
   readOnly: true,
+  resource: NO_RESOURCE,
   async handler(cp, req) {
     // MaxResults/NextToken travel in a body on this GET; there is one page.
     const b = bodyInput(req);
@@ -202,6 +210,7 @@ export const putAccountPreferences: ApiOperation = {
   path: '/account-preferences',
   status: 200,
   readOnly: false,
+  resource: NO_RESOURCE,
   async handler(cp, req) {
     const type = bodyInput(req).enumOf('ResourceIdType', ['LONG_ID', 'SHORT_ID'] as const, true);
     if (type === 'SHORT_ID') throw badRequest('SHORT_ID resource ids are no longer supported; only LONG_ID can be set.');
@@ -219,6 +228,7 @@ export const createReplicationConfiguration: ApiOperation = {
   path: '/file-systems/{SourceFileSystemId}/replication-configuration',
   status: 200,
   readOnly: false,
+  resource: [{ from: 'label', member: 'SourceFileSystemId', kind: 'file-system' }],
   async handler(cp, req) {
     bodyInput(req).list('Destinations', { required: true, min: 1, max: 1 });
     const fs = findFileSystem(cp, req.labels.SourceFileSystemId!);
@@ -235,6 +245,7 @@ export const describeReplicationConfigurations: ApiOperation = {
   path: '/file-systems/replication-configurations',
   status: 200,
   readOnly: true,
+  resource: [{ from: 'query', member: 'FileSystemId', kind: 'file-system' }],
   async handler(cp, req) {
     const q = queryInput(req);
     q.number('MaxResults', { min: 1, integer: true });
@@ -252,6 +263,7 @@ export const deleteReplicationConfiguration: ApiOperation = {
   path: '/file-systems/{SourceFileSystemId}/replication-configuration',
   status: 204,
   readOnly: false,
+  resource: [{ from: 'label', member: 'SourceFileSystemId', kind: 'file-system' }],
   async handler(cp, req) {
     queryInput(req).enumOf('deletionMode', ['ALL_CONFIGURATIONS', 'LOCAL_CONFIGURATION_ONLY'] as const);
     const fs = findFileSystem(cp, req.labels.SourceFileSystemId!);

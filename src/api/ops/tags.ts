@@ -6,7 +6,7 @@
 import { nameTag, type AccessPoint, type FileSystem, type Tag } from '../../model/types.js';
 import { MAX_TAGS, validateTags } from '../../model/validate.js';
 import { badRequest } from '../errors.js';
-import { bodyInput, queryInput, type ApiOperation } from '../operation.js';
+import { bodyInput, queryInput, type ApiOperation, BY_RESOURCE_ID, FS_LABEL } from '../operation.js';
 import type { ControlPlane } from '../control-plane.js';
 import { findFileSystem, findTaggable, page, wireTags } from '../wire.js';
 
@@ -35,6 +35,7 @@ export const tagResource: ApiOperation = {
   path: '/resource-tags/{ResourceId}',
   status: 200,
   readOnly: false,
+  resource: BY_RESOURCE_ID,
   async handler(cp, req) {
     const b = bodyInput(req);
     b.list('Tags', { required: true, min: 1 });
@@ -52,6 +53,7 @@ export const untagResource: ApiOperation = {
   path: '/resource-tags/{ResourceId}',
   status: 200,
   readOnly: false,
+  resource: BY_RESOURCE_ID,
   async handler(cp, req) {
     const keys = req.query.get('tagKeys') ?? [];
     if (keys.length < 1 || keys.length > 50) throw badRequest('tagKeys must name 1 to 50 tag keys.');
@@ -68,6 +70,7 @@ export const listTagsForResource: ApiOperation = {
   path: '/resource-tags/{ResourceId}',
   status: 200,
   readOnly: true,
+  resource: BY_RESOURCE_ID,
   async handler(cp, req) {
     const q = queryInput(req);
     const max = q.number('MaxResults', { min: 1, integer: true });
@@ -84,6 +87,7 @@ export const createTags: ApiOperation = {
   path: '/create-tags/{FileSystemId}',
   status: 204,
   readOnly: false,
+  resource: FS_LABEL,
   async handler(cp, req) {
     const b = bodyInput(req);
     b.list('Tags', { required: true });
@@ -101,6 +105,7 @@ export const deleteTags: ApiOperation = {
   path: '/delete-tags/{FileSystemId}',
   status: 204,
   readOnly: false,
+  resource: FS_LABEL,
   async handler(cp, req) {
     const keys = bodyInput(req).stringList('TagKeys', { required: true, min: 1, max: 50 })!;
     return cp.exclusive(async () => {
@@ -116,6 +121,7 @@ export const describeTags: ApiOperation = {
   path: '/tags/{FileSystemId}/',
   status: 200,
   readOnly: true,
+  resource: FS_LABEL,
   async handler(cp, req) {
     const q = queryInput(req);
     const max = q.number('MaxItems', { min: 1, integer: true });
