@@ -7,6 +7,7 @@
  * data and pure helpers: no I/O.
  */
 import { createHash, randomBytes } from 'node:crypto';
+import { ANON_ID } from '../protocol/efs-limits.js';
 
 // ---------------------------------------------------------------------------
 // IAM policy documents (shape as stored and returned by DescribeFileSystemPolicy)
@@ -156,7 +157,7 @@ export interface ModelOptions {
   anonGid: number;
 }
 
-export const DEFAULT_OPTIONS: ModelOptions = { readOnlyError: 'ACCESS', anonUid: 65534, anonGid: 65534 };
+export const DEFAULT_OPTIONS: ModelOptions = { readOnlyError: 'ACCESS', anonUid: ANON_ID, anonGid: ANON_ID };
 export const DEFAULT_REGION = 'us-east-1';
 /** Account used when the config names none (the conventional local-emulator account). */
 export const DEFAULT_ACCOUNT_ID = '000000000000';

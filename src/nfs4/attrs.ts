@@ -7,6 +7,7 @@
  * XDR values of the attributes in the bitmap, in ascending bit order.
  */
 import { XdrReader } from '../xdr/reader.js';
+import { MAX_FILE_SIZE, MAX_IO_BYTES, MAX_LINKS, MAX_NAME_BYTES } from '../protocol/efs-limits.js';
 import { XdrWriter } from '../xdr/writer.js';
 import { XdrError } from '../xdr/errors.js';
 import type { FileKind, FsStats, SetAttrs, Stat, Store, Timespec } from '../store/types.js';
@@ -22,11 +23,6 @@ export const A = FATTR;
 /* ------------------------------------------------------------------ */
 
 /** EFS maximum file size: 47.9 TiB. */
-export const MAX_FILESIZE = 52673613135872;
-export const MAX_LINK = 177;
-export const MAX_NAME = 255;
-export const MAX_READ = 1048576;
-export const MAX_WRITE = 1048576;
 /** FH4_PERSISTENT: our handles survive restarts. */
 const FH4_PERSISTENT = 0;
 /** space_total: 8 EiB, as EFS reports (df shows 2^53 KiB). */
@@ -223,11 +219,11 @@ const DEFS: AttrDef[] = [
   { id: A.FILEHANDLE, name: 'filehandle', shape: 'fh', get: (w, s) => w.opaque(fhOf(s)) },
   { id: A.FILEID, name: 'fileid', shape: 'u64', get: (w, s) => w.u64(s.stat.ino) },
   { id: A.HOMOGENEOUS, name: 'homogeneous', shape: 'bool', get: (w) => w.bool(true) },
-  { id: A.MAXFILESIZE, name: 'maxfilesize', shape: 'u64', get: (w) => w.u64(MAX_FILESIZE) },
-  { id: A.MAXLINK, name: 'maxlink', shape: 'u32', get: (w) => w.u32(MAX_LINK) },
-  { id: A.MAXNAME, name: 'maxname', shape: 'u32', get: (w) => w.u32(MAX_NAME) },
-  { id: A.MAXREAD, name: 'maxread', shape: 'u64', get: (w) => w.u64(MAX_READ) },
-  { id: A.MAXWRITE, name: 'maxwrite', shape: 'u64', get: (w) => w.u64(MAX_WRITE) },
+  { id: A.MAXFILESIZE, name: 'maxfilesize', shape: 'u64', get: (w) => w.u64(MAX_FILE_SIZE) },
+  { id: A.MAXLINK, name: 'maxlink', shape: 'u32', get: (w) => w.u32(MAX_LINKS) },
+  { id: A.MAXNAME, name: 'maxname', shape: 'u32', get: (w) => w.u32(MAX_NAME_BYTES) },
+  { id: A.MAXREAD, name: 'maxread', shape: 'u64', get: (w) => w.u64(MAX_IO_BYTES) },
+  { id: A.MAXWRITE, name: 'maxwrite', shape: 'u64', get: (w) => w.u64(MAX_IO_BYTES) },
   { id: A.MODE, name: 'mode', shape: 'u32', get: (w, s) => w.u32(s.stat.mode & 0o7777), settable: true },
   { id: A.NO_TRUNC, name: 'no_trunc', shape: 'bool', get: (w) => w.bool(true) },
   { id: A.NUMLINKS, name: 'numlinks', shape: 'u32', get: (w, s) => w.u32(s.stat.nlink) },

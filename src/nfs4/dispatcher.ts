@@ -1,4 +1,5 @@
 import { XdrReader } from '../xdr/reader.js';
+import { ANON_ID } from '../protocol/efs-limits.js';
 import { XdrWriter } from '../xdr/writer.js';
 import { XdrError } from '../xdr/errors.js';
 import * as N from '../xdr/gen/nfs4.js';
@@ -33,7 +34,6 @@ const MAX_TAG = 1024;
 /** Bytes of the compound arguments hashed to tell a retransmission from a different request on the same slot and seqid. */
 const FINGERPRINT_BYTES = 512;
 
-const NOBODY = 65534;
 /**
  * Ops refused on a connection without ClientMount besides those needing a
  * filehandle: the ones reaching the file system without one, and the first
@@ -114,7 +114,7 @@ export class Nfs4Program {
     const resultsAt = w.mark();
     const cred: RpcCred = call.authsys
       ? { flavor: AUTH_SYS, uid: call.authsys.uid, gid: call.authsys.gid, gids: call.authsys.gids, machinename: call.authsys.machinename }
-      : { flavor: AUTH_NONE, uid: NOBODY, gid: NOBODY, gids: [], machinename: '' };
+      : { flavor: AUTH_NONE, uid: ANON_ID, gid: ANON_ID, gids: [], machinename: '' };
     const r = new XdrReader(record, call.argsAt);
     const replay = await this.compound(r, w, cred, conn, call.xid);
     if (replay === DROP) return undefined;

@@ -1,10 +1,9 @@
 import * as N from '../xdr/gen/nfs4.js';
+import { MAX_NAME_BYTES } from '../protocol/efs-limits.js';
 import { NfsError } from '../protocol/status.js';
 
 /** EFS name limit in bytes. */
-export const MAX_NAME_BYTES = 255;
 /** EFS symlink target limit in bytes. */
-export const MAX_SYMLINK_BYTES = 4080;
 
 /**
  * Validates one path component from a client (RFC 8881 section 14.2):

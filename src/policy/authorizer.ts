@@ -1,11 +1,10 @@
 import type { AccessPoint, FileSystem, Model } from '../model/types.js';
+import { ANON_ID } from '../protocol/efs-limits.js';
 import type { Identity } from '../store/types.js';
 import type { PeerIdentity } from '../transport/front.js';
 import { authorizeClient, type RequestPrincipal } from './iam.js';
 import { accessPointExportIndex } from './access-point.js';
 
-/** The anonymous user and group root is squashed to without ClientRootAccess, unless the config's options.anonUid/anonGid say otherwise. */
-export const ANON_ID = 65534;
 
 /**
  * What one connection may do, settled once when it connects: the three EFS

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { authorizeConnection, effectiveIdentity, ANON_ID, type Grant } from '../../src/policy/authorizer.js';
+import { authorizeConnection, effectiveIdentity, type Grant } from '../../src/policy/authorizer.js';
+import { ANON_ID } from '../../src/protocol/efs-limits.js';
 import { DEFAULT_OPTIONS, type AccessPoint, type FileSystem, type PolicyDocument } from '../../src/model/types.js';
 import type { PeerIdentity } from '../../src/transport/front.js';
 

@@ -3,6 +3,7 @@
  * (RFC 8881 sections 18.7, 18.30, 18.31, 18.15, 18.23; RFC 7530 section 16).
  */
 import type { XdrWriter } from '../../xdr/writer.js';
+import { MAX_FILE_SIZE } from '../../protocol/efs-limits.js';
 import { StoreError, type Stat } from '../../store/types.js';
 import { checkSetattr, MAY_READ } from '../../policy/permissions.js';
 import { replyRoom, type CompoundCtx, type FileRef } from '../context.js';
@@ -18,7 +19,6 @@ import {
   decodeSettable,
   encodeBitmap,
   encodeFattrPlanned,
-  MAX_FILESIZE,
   planAttrs,
   type AttrPlan,
   type AttrSource,
@@ -114,7 +114,7 @@ async function setattr(ctx: CompoundCtx, args: SETATTR4args): Promise<SetattrRes
   let sizeCoveredByStateid = false;
   if (set.size !== undefined) {
     requireRegular(stat, ctx.minorVersion, 'plain', 'size of');
-    if (set.size > MAX_FILESIZE) throw new NfsError(N.NFS4ERR_FBIG, `size ${set.size}`);
+    if (set.size > MAX_FILE_SIZE) throw new NfsError(N.NFS4ERR_FBIG, `size ${set.size}`);
     const sid = argStateid(ctx, args.stateid);
     if (!isSpecialStateid(sid)) {
       // Validates ownership by this file, currency and write access (OPENMODE); renews the lease.

@@ -4,15 +4,14 @@ import type { XdrWriter } from '../../xdr/writer.js';
 import { refresh, replyRoom, type CompoundCtx, type FileRef } from '../context.js';
 import type { OpImpl } from '../optable-types.js';
 import { NfsError } from '../../protocol/status.js';
-import { checkComponent, MAX_SYMLINK_BYTES } from '../names.js';
-import { decodeSettable, MAX_FILESIZE } from '../attrs.js';
+import { checkComponent } from '../names.js';
+import { MAX_FILE_SIZE, MAX_IO_BYTES, MAX_SYMLINK_BYTES } from '../../protocol/efs-limits.js';
+import { decodeSettable } from '../attrs.js';
 import { StoreError, type DirChange, type Stat } from '../../store/types.js';
 import { creationOwnership, mayAccess, MAY_EXEC, MAY_READ, MAY_WRITE } from '../../policy/permissions.js';
 import { AUTH_SYS } from '../../rpc/message.js';
 import { ioTarget, requireAccess, requireDeleteEntry, requireDir, requireRegular } from './guards.js';
 
-/** Largest READ/WRITE payload (EFS: 1 MiB). */
-export const MAX_IO = 1024 * 1024;
 /** Bytes of READ4resok around the data (eof + length) kept free in the reply budget. */
 const READ_OVERHEAD = 16;
 
@@ -292,13 +291,13 @@ export const READ: OpImpl<ReadArgs, void> = {
     const ref = cfh(ctx);
     requireRegular(ref.stat, ctx.minorVersion, 'io');
     const target = await ioTarget(ctx, ref, args.stateid, false);
-    const count = Math.max(0, Math.min(args.count, MAX_IO, replyRoom(ctx) - READ_OVERHEAD));
+    const count = Math.max(0, Math.min(args.count, MAX_IO_BYTES, replyRoom(ctx) - READ_OVERHEAD));
     const w = ctx.reply;
     const eofAt = w.reserveU32();
     const { lengthAt, view } = w.reserveOpaque(count);
     // the file is read straight into the reply slab
     // nothing can lie beyond the largest file size: answer EOF without asking the store
-    const nothing = count === 0 || args.offset >= MAX_FILESIZE;
+    const nothing = count === 0 || args.offset >= MAX_FILE_SIZE;
     const { bytes, eof } = nothing ? { bytes: 0, eof: args.offset >= ref.stat.size } : await ctx.server.store.read(target.file, view, args.offset);
     w.patchU32(eofAt, eof ? 1 : 0);
     w.finishOpaque(lengthAt, bytes);
@@ -317,7 +316,7 @@ export const WRITE: OpImpl<WriteArgs, N.WRITE4resok> = {
   async run(ctx, args) {
     const ref = cfh(ctx);
     requireRegular(ref.stat, ctx.minorVersion, 'io');
-    if (args.data.length > MAX_IO) throw new NfsError(N.NFS4ERR_INVAL, 'write larger than maxwrite');
+    if (args.data.length > MAX_IO_BYTES) throw new NfsError(N.NFS4ERR_INVAL, 'write larger than maxwrite');
     const target = await ioTarget(ctx, ref, args.stateid, true);
     const sync = args.stable !== N.UNSTABLE4;
     // the payload goes from the request view to the file: no copy

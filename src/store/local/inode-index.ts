@@ -1,4 +1,5 @@
 import type { FileKind } from '../types.js';
+import { MAX_NAME_BYTES } from '../../protocol/efs-limits.js';
 
 /** One name of an inode: (parent directory inode, component). */
 export interface Link {
@@ -379,7 +380,7 @@ export class InodeIndex {
   /** Stores a slot's name (names are at most 255 bytes: the store refuses longer ones). */
   private setName(s: number, name: string): void {
     const len = Buffer.byteLength(name, 'utf8');
-    if (len > 255) throw new Error(`inode index: name of ${len} bytes`);
+    if (len > MAX_NAME_BYTES) throw new Error(`inode index: name of ${len} bytes`);
     this.arenaGarbage += this.t.nameLen[s]!;
     if (this.arenaUsed + len > this.arena.length) this.makeRoom(len);
     this.arena.write(name, this.arenaUsed, 'utf8');

@@ -28,7 +28,8 @@ import { OpenFiles, asLocalFile } from './open-files.js';
 import type { HandoffStats } from './handoff.js';
 import type { SpecialFiles } from './special-files.js';
 import { startTree, type StartedTree } from './startup.js';
-import { MAX_DEPTH, MAX_FILE_SIZE, MAX_LINKS, MAX_SYMLINK_BYTES, checkName, genOf, inoOf, kindOf, timesFor, toSeconds } from './stat.js';
+import { MAX_DEPTH, checkName, genOf, inoOf, kindOf, timesFor, toSeconds } from './stat.js';
+import { MAX_FILE_SIZE, MAX_LINKS, MAX_SYMLINK_BYTES } from '../../protocol/efs-limits.js';
 
 export interface LocalStoreOptions {
   /** Directory holding the exported tree (created 0755, 0:0 when missing). */

@@ -1,12 +1,9 @@
 import type { BigIntStats } from 'node:fs';
+import { MAX_NAME_BYTES } from '../../protocol/efs-limits.js';
 import { constants as C } from 'node:fs';
 import type { FileKind, Timespec } from '../types.js';
 import { StoreError } from '../types.js';
 
-export const MAX_NAME_BYTES = 255;
-export const MAX_SYMLINK_BYTES = 4080;
-export const MAX_LINKS = 177;
-export const MAX_FILE_SIZE = 52673613135872;
 export const MAX_DEPTH = 1000;
 export const DIR_SIZE = 6144;
 export const BLOCK = 4096;
