@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { AccessPoint } from '../model/types.js';
-import { StoreError, type Stat, type Store } from '../store/types.js';
+import type { Stat, Store } from '../store/types.js';
 import { ensureAccessPointRoot } from './access-point.js';
 
 /** Objects whose refusal one connection logs (further refusals of them are not logged again). */
@@ -47,17 +47,12 @@ export class Jail {
     return exportIndex === this.exportIndex;
   }
 
-  /** Whether `ino` lies below the access point's root right now; a refusal is audited. */
+  /**
+   * Whether `ino` lies below the access point's root right now; a refusal is audited. The root
+   * is the one PUTROOTFH last resolved (a root replaced since makes the old handles stale anyway).
+   */
   async admits(ino: number): Promise<boolean> {
-    let root = await this.rootIno();
-    if (this.store.isBelow(ino, root)) return true;
-    // the root itself may have been replaced since it was resolved: ask once more with the current one
-    try {
-      root = (await this.resolveRoot()).ino;
-    } catch (err) {
-      if (!(err instanceof StoreError)) throw err;
-    }
-    if (this.store.isBelow(ino, root)) return true;
+    if (this.store.isBelow(ino, await this.rootIno())) return true;
     if (!this.logged.has(ino) && this.logged.size < MAX_LOGGED_REFUSALS) {
       this.logged.add(ino);
       this.audit.warn(
