@@ -257,8 +257,6 @@ export class Fleet implements ControlPlaneEffects {
               id,
               remoteAddress: peer.remoteAddress,
               remotePort: peer.remotePort,
-              secure: peer.secure,
-              mountTargetId: mt.mountTargetId,
               grant,
               jail: grant.accessPoint ? new Jail(grant.accessPoint, grant.exportIndex, host.store, this.audit.child({ conn: id, sourceIPAddress: peer.remoteAddress })) : undefined,
               log,

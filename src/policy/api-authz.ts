@@ -12,7 +12,7 @@
  */
 import type { PolicyDocument } from '../model/types.js';
 import { accessPointArn, fileSystemArn } from '../model/types.js';
-import { statementApplies, type RequestConditions, type RequestContext } from './iam.js';
+import { rootAccountOf, statementApplies, type RequestConditions, type RequestContext } from './iam.js';
 
 /**
  * Where a request names the resource IAM matches a policy's Resource against:
@@ -83,7 +83,6 @@ export interface ApiAuthzDecision {
   statement?: string;
 }
 
-const ROOT_ARN_RE = /^arn:aws[a-z-]*:iam::([0-9]{12}):root$/;
 
 function findStatement(docs: PolicyDocument[], effect: 'Allow' | 'Deny', ctx: RequestContext): string | undefined {
   for (let d = 0; d < docs.length; d++) {
@@ -99,7 +98,7 @@ function findStatement(docs: PolicyDocument[], effect: 'Allow' | 'Deny', ctx: Re
 export function authorizeApiCall(input: ApiAuthzInput): ApiAuthzDecision {
   if (!input.enforce) return { allowed: true, reason: 'not-enforced' };
   // Another account's root has no identity policies here, and EFS API actions have no resource policy.
-  if (ROOT_ARN_RE.exec(input.callerArn)?.[1] === input.accountId) return { allowed: true, reason: 'root' };
+  if (rootAccountOf(input.callerArn) === input.accountId) return { allowed: true, reason: 'root' };
   // Only the keys the API can fill; any other key is absent (a positive operator on it is false).
   const conditions: RequestConditions = {
     'aws:SecureTransport': input.secureTransport,

@@ -276,6 +276,11 @@ export function isValidAwsPrincipal(v: string): boolean {
   return v === '*' || ACCOUNT_RE.test(v) || ROOT_ARN_RE.test(v) || ROLE_OR_USER_ARN_RE.test(v) || ASSUMED_ROLE_ARN_RE.test(v) || FEDERATED_USER_ARN_RE.test(v);
 }
 
+/** The account of an account-root ARN (`arn:aws:iam::<account>:root`), else undefined. */
+export function rootAccountOf(arn: string): string | undefined {
+  return ROOT_ARN_RE.exec(arn)?.[1];
+}
+
 /** Is this a valid caller principal ARN (for credentials)? */
 export function isValidCallerArn(arn: string): boolean {
   return ROOT_ARN_RE.test(arn) || ROLE_OR_USER_ARN_RE.test(arn) || ASSUMED_ROLE_ARN_RE.test(arn) || FEDERATED_USER_ARN_RE.test(arn);

@@ -13,8 +13,7 @@ export interface ConnectionContext {
   readonly id: number;
   readonly remoteAddress: string;
   readonly remotePort: number;
-  readonly secure: boolean;
-  readonly mountTargetId: string;
+  /** What the connection may do; also says whether it came over TLS (grant.secure). */
   readonly grant: Grant;
   /** Access-point connections only: the root every handle is checked against. */
   readonly jail: Jail | undefined;

@@ -8,8 +8,6 @@ export function testConnectionContext(extra: Partial<ConnectionContext> = {}): C
     id: newConnectionId(),
     remoteAddress: '127.0.0.1',
     remotePort: 1,
-    secure: false,
-    mountTargetId: 'fsmt-test',
     grant: FULL_ACCESS,
     jail: undefined,
     log: pino({ level: 'silent' }),
