@@ -163,9 +163,12 @@ export interface Store {
   setattr(ino: number, attrs: SetAttrs): Promise<Stat>;
   statfs(): Promise<FsStats>;
 
-  /** A private fd for an NFS open (kept until close; no open/close per I/O). */
+  /**
+   * An NFS open: a reference to the file's fd in the store's bounded pool (shared by every open of
+   * the file, reopened on demand after eviction; no open/close per I/O). Release it with close().
+   */
   open(ino: number, writable: boolean): Promise<OpenFile>;
-  /** A shared fd from the bounded fd cache, for I/O with the anonymous stateid. Do not close it. */
+  /** The file's fd from the same pool, for I/O with the anonymous stateid. Do not close it. */
   sharedFile(ino: number, writable: boolean): Promise<OpenFile>;
   /** Reads into `into` (the reply buffer); returns bytes read and whether EOF was reached. */
   read(file: OpenFile, into: Buffer, pos: number): Promise<{ bytes: number; eof: boolean }>;
@@ -173,6 +176,7 @@ export interface Store {
   write(file: OpenFile, data: Buffer, pos: number, sync: boolean): Promise<number>;
   /** Flushes the file's data to disk (COMMIT). */
   commit(file: OpenFile): Promise<void>;
+  /** Ends an open; the fd stays cached in the pool until evicted or the file is removed. */
   close(file: OpenFile): Promise<void>;
 
   /** Releases every resource (fds, journals). */
