@@ -525,5 +525,5 @@ export function resolveModel(config: ModelConfig, opts: ResolveOptions): Model {
     if (credentials.has(key)) throw new ConfigError(file, 'credentials', `access key id ${key} is declared both in the config and in the credentials file`);
     credentials.set(key, cred);
   }
-  return { region, accountId, options: { ...config.options }, fileSystems, accessPoints, mountTargets, credentials, subnets, resourceIdType: 'LONG_ID' };
+  return { region, accountId, options: { ...config.options }, fileSystems, accessPoints, mountTargets, credentials, subnets, securityGroups: new Map(), instances: new Map(), resourceIdType: 'LONG_ID' };
 }

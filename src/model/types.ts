@@ -8,6 +8,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { ANON_ID } from '../protocol/efs-limits.js';
+import type { SecurityGroup } from './security-groups.js';
 
 // ---------------------------------------------------------------------------
 // IAM policy documents (shape as stored and returned by DescribeFileSystemPolicy)
@@ -237,6 +238,10 @@ export interface Model {
   credentials: Map<string, Credential>;
   /** Subnet id -> index of its Availability Zone (assigned on first use; each subnet is its own zone). */
   subnets: Map<string, number>;
+  /** EC2 security groups by id (the VPC's default group always among them). */
+  securityGroups: Map<string, SecurityGroup>;
+  /** Client address -> ids of the groups it is a member of (--config's `instances`: the stand-in for EC2 instances). */
+  instances: Map<string, string[]>;
   /** PutAccountPreferences (only LONG_ID is accepted since 2021). */
   resourceIdType: 'LONG_ID';
 }
