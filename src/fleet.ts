@@ -361,6 +361,19 @@ export class Fleet implements ControlPlaneEffects {
     }
   }
 
+  /** Every address a mount target listens on now (the health endpoint's view). */
+  listening(): { mountTargetId: string; fileSystemId: string; address: string; port: number }[] {
+    const out: { mountTargetId: string; fileSystemId: string; address: string; port: number }[] = [];
+    for (const l of this.listeners.values()) {
+      const fileSystemId = this.o.model.mountTargets.get(l.mountTargetId)?.fileSystemId ?? '';
+      for (const s of l.servers) {
+        const a = s.address();
+        if (a && typeof a === 'object') out.push({ mountTargetId: l.mountTargetId, fileSystemId, address: a.address, port: a.port });
+      }
+    }
+    return out;
+  }
+
   /** Addresses of the first listener (what `npm start` reports). */
   firstAddress(): net.AddressInfo | undefined {
     for (const l of this.listeners.values()) {

@@ -146,7 +146,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   let apiEndpoint: string | undefined;
   if (opts.api) {
     const cp = new ControlPlane({ model, stateFile, savedText, effects: fleet, log: log.child({ part: 'api' }) });
-    api = createApiServer({ cp, credentials: model.credentials, log });
+    api = createApiServer({ cp, credentials: model.credentials, log, health: { model, defaultFileSystemId: defaultFsId, listening: () => fleet.listening() } });
     const server = api;
     try {
       await new Promise<void>((resolve, reject) => {

@@ -20,6 +20,7 @@ import { ACCESS_POINT_OPS } from './ops/access-points.js';
 import { MOUNT_TARGET_OPS } from './ops/mount-targets.js';
 import { POLICY_OPS } from './ops/policies.js';
 import { TAG_OPS } from './ops/tags.js';
+import { handleLocalEndpoint, type HealthSource } from './local-endpoints.js';
 
 export const API_PREFIX = '/2015-02-01';
 export const ALL_OPERATIONS: ApiOperation[] = [...FILE_SYSTEM_OPS, ...ACCESS_POINT_OPS, ...MOUNT_TARGET_OPS, ...POLICY_OPS, ...TAG_OPS];
@@ -126,6 +127,8 @@ export interface ApiServerOptions {
   /** Known access keys: signatures are verified. Empty = any well-formed signature, caller = the account root. */
   credentials: Map<string, Credential>;
   log: Logger;
+  /** What GET /_localefs/health reports about the NFS side. */
+  health?: HealthSource;
 }
 
 export function createApiServer(o: ApiServerOptions): http.Server {
@@ -160,6 +163,7 @@ export function createApiServer(o: ApiServerOptions): http.Server {
     const rawUrl = req.url ?? '/';
     const q = rawUrl.indexOf('?');
     const rawPath = q < 0 ? rawUrl : rawUrl.slice(0, q);
+    if (handleLocalEndpoint(req, res, rawPath, o.health)) return;
     const query = parseQuery(q < 0 ? '' : rawUrl.slice(q + 1));
     const method = req.method ?? 'GET';
     const rawSegments = segmentsOf(rawPath);
