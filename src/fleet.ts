@@ -28,6 +28,7 @@ import type { ServerCtx } from './nfs4/context.js';
 import * as N from './xdr/gen/nfs4.js';
 import type { FileSystem, Model, MountTarget } from './model/types.js';
 import { createFrontListener, type FrontServer } from './transport/front.js';
+import { securityGroupsAdmit } from './policy/security-groups.js';
 import { cidrAllowList } from './util/cidr.js';
 import { authorizeConnection } from './policy/authorizer.js';
 import { writeFileAtomic } from './util/atomic-file.js';
@@ -227,8 +228,15 @@ export class Fleet implements ControlPlaneEffects {
     if (this.listeners.has(mt.mountTargetId)) return;
     const host = await this.host(mt.fileSystemId);
     const entry: MountTargetListener = { mountTargetId: mt.mountTargetId, servers: [], sockets: new Set() };
-    const allow = cidrAllowList(mt.allowedCidrs);
     const { model } = this.o;
+    const cidrsAllow = cidrAllowList(mt.allowedCidrs);
+    // The mount target's security groups as they are at each connection: a rule changed
+    // through the API applies to the next connection, open ones are not cut (as on AWS).
+    const allow = (remote: string): boolean => {
+      if (!cidrsAllow(remote)) return false;
+      const current = model.mountTargets.get(mt.mountTargetId) ?? mt;
+      return securityGroupsAdmit(current.securityGroups, (id) => model.securityGroups.get(id), remote, model.instances).admitted;
+    };
     const credentials = model.credentials;
     try {
       for (const ep of this.endpoints(mt)) {

@@ -24,6 +24,7 @@ import { ensureTlsMaterial } from './transport/ca.js';
 import { Fleet, loadIdentity } from './fleet.js';
 import { ControlPlane } from './api/control-plane.js';
 import { createApiServer } from './api/http.js';
+import { adoptUnknownSecurityGroups } from './model/security-groups.js';
 import type { ConnectionTableStats } from './rpc/connection-table.js';
 import { raiseFdLimit, resolveLimits, type ResolvedLimits } from './limits.js';
 
@@ -94,6 +95,9 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   // Targets the operator named (--host, --config) must come up; API-made ones may have lost their address.
   const required = new Set(model.mountTargets.keys());
   mergeSaved(model, await loadSavedModel(stateFile), config, { defaultFileSystemId: defaultFsId });
+  for (const groupId of adoptUnknownSecurityGroups(model)) {
+    log.warn({ groupId }, 'a mount target names a security group this data directory did not hold (saved before security groups filtered connections); it now exists and admits all traffic, as before: change its rules with aws ec2 authorize/revoke-security-group-ingress');
+  }
   const declaresDefaultTargets = config.mountTargets.some((d) => (d.fileSystemId ?? defaultFsId) === defaultFsId);
   if (!declaresDefaultTargets) {
     const mt = defaultMountTarget(model, defaultFsId, opts.host);

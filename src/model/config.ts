@@ -35,6 +35,7 @@ import {
   type PolicyDocument,
 } from './types.js';
 import net from 'node:net';
+import { ensureDefaultSecurityGroup } from './security-groups.js';
 import { ModelValidationError, cidrProblem, clientTokenProblem, validateAccessPointFields, validateTags } from './validate.js';
 import { PolicyError, isValidCallerArn, normaliseFileSystemPolicy, parseIdentityPolicy } from '../policy/iam.js';
 
@@ -525,5 +526,7 @@ export function resolveModel(config: ModelConfig, opts: ResolveOptions): Model {
     if (credentials.has(key)) throw new ConfigError(file, 'credentials', `access key id ${key} is declared both in the config and in the credentials file`);
     credentials.set(key, cred);
   }
-  return { region, accountId, options: { ...config.options }, fileSystems, accessPoints, mountTargets, credentials, subnets, securityGroups: new Map(), instances: new Map(), resourceIdType: 'LONG_ID' };
+  const model: Model = { region, accountId, options: { ...config.options }, fileSystems, accessPoints, mountTargets, credentials, subnets, securityGroups: new Map(), instances: new Map(), resourceIdType: 'LONG_ID' };
+  ensureDefaultSecurityGroup(model);
+  return model;
 }

@@ -9,6 +9,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { ANON_ID } from '../protocol/efs-limits.js';
 import type { SecurityGroup } from './security-groups.js';
+import type { InstanceDecl, SecurityGroupDecl } from './security-group-rules.js';
 
 // ---------------------------------------------------------------------------
 // IAM policy documents (shape as stored and returned by DescribeFileSystemPolicy)
@@ -195,6 +196,8 @@ export interface MountTargetDecl {
   ipAddress: string;
   port?: number;
   allowedCidrs: string[];
+  /** Group ids (resolved from the config's names); undefined = the VPC's default group. */
+  securityGroups?: string[];
 }
 
 /** The config's `limits` section (docs/config.md): every field optional; src/limits.ts has the defaults. */
@@ -223,6 +226,10 @@ export interface ModelConfig {
   fileSystems: FileSystemDecl[];
   accessPoints: AccessPointDecl[];
   mountTargets: MountTargetDecl[];
+  /** EC2 security groups the config declares (the default group too, when it is named). */
+  securityGroups?: SecurityGroupDecl[];
+  /** Client addresses and the groups they are members of (the stand-in for EC2 instances). */
+  instances?: InstanceDecl[];
   /** access key id -> credential. */
   credentials: Map<string, Credential>;
 }
@@ -274,7 +281,7 @@ export const newAccessPointId = (): string => `fsap-${hex17()}`;
 export const newMountTargetId = (): string => `fsmt-${hex17()}`;
 
 /** Stable id derived from a seed (for config-declared resources without an explicit id). */
-export function derivedId(prefix: 'fs' | 'fsap' | 'fsmt' | 'subnet' | 'vpc' | 'sg' | 'eni', seed: string): string {
+export function derivedId(prefix: 'fs' | 'fsap' | 'fsmt' | 'subnet' | 'vpc' | 'sg' | 'sgr' | 'eni', seed: string): string {
   return `${prefix}-${createHash('sha256').update(seed).digest('hex').slice(0, 17)}`;
 }
 

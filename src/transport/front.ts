@@ -234,7 +234,7 @@ export function createFrontListener(opts: FrontListenerOptions): FrontServer {
         ok = false;
       }
       if (!ok) {
-        log?.info({ peer: `${remote}:${socket.remotePort}` }, 'connection refused by source allow-list');
+        log?.info({ peer: `${remote}:${socket.remotePort}` }, 'connection refused: no security group rule of the mount target (nor its allowedCidrs) admits this address');
         socket.destroy();
         return;
       }
