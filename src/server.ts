@@ -24,6 +24,7 @@ import { ensureTlsMaterial } from './transport/ca.js';
 import { Fleet, loadIdentity } from './fleet.js';
 import { ControlPlane } from './api/control-plane.js';
 import { createApiServer } from './api/http.js';
+import { createApiListener, type ApiListener } from './api/listener.js';
 import { adoptUnknownSecurityGroups } from './model/security-groups.js';
 import type { ConnectionTableStats } from './rpc/connection-table.js';
 import { raiseFdLimit, resolveLimits, type ResolvedLimits } from './limits.js';
@@ -147,11 +148,14 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   }
 
   let api: http.Server | undefined;
+  let apiListener: ApiListener | undefined;
   let apiEndpoint: string | undefined;
   if (opts.api) {
     const cp = new ControlPlane({ model, stateFile, savedText, effects: fleet, log: log.child({ part: 'api' }) });
     api = createApiServer({ cp, credentials: model.credentials, log, health: { model, defaultFileSystemId: defaultFsId, listening: () => fleet.listening() } });
-    const server = api;
+    // HTTP and HTTPS on the one port (src/api/listener.ts)
+    const server = createApiListener({ http: api, tls: { cert: tlsFiles.cert, key: tlsFiles.key }, log: log.child({ part: 'api' }) });
+    apiListener = server;
     try {
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
@@ -179,11 +183,13 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     connectionStats: () => fleet.connections.stats(),
     ...(apiEndpoint ? { apiEndpoint } : {}),
     async close() {
-      if (api) {
+      if (api && apiListener) {
         const s = api;
+        const l = apiListener;
         await new Promise<void>((resolve) => {
-          s.close(() => resolve());
+          l.close(() => resolve());
           s.closeAllConnections();
+          l.destroyAll();
         });
       }
       await fleet.close();

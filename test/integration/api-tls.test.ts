@@ -1,0 +1,62 @@
+/**
+ * The API port answers HTTPS as well as HTTP (src/api/listener.ts), with the
+ * local CA's server certificate: the real SDK over TLS with DATA/tls/ca.pem.
+ */
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import https from 'node:https';
+import tls from 'node:tls';
+import path from 'node:path';
+import { readFileSync } from 'node:fs';
+import { DescribeFileSystemsCommand, EFSClient } from '@aws-sdk/client-efs';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
+import { REGION, TEST_KEYS, startApiServer, type ApiTestServer } from './api-helpers.js';
+
+let ts: ApiTestServer;
+let ca: string;
+let httpsEndpoint: string;
+
+beforeAll(async () => {
+  ts = await startApiServer();
+  ca = readFileSync(path.join(ts.dataDir, 'tls', 'ca.pem'), 'utf8');
+  httpsEndpoint = ts.apiEndpoint.replace(/^http:/, 'https:');
+});
+afterAll(async () => {
+  await ts?.cleanup();
+});
+
+describe('HTTPS on the API port', () => {
+  test('the SDK over https:// with the local CA lists the default file system', async () => {
+    const efs = new EFSClient({
+      endpoint: httpsEndpoint,
+      region: REGION,
+      credentials: TEST_KEYS,
+      maxAttempts: 1,
+      requestHandler: new NodeHttpHandler({ httpsAgent: new https.Agent({ ca }) }),
+    });
+    const out = await efs.send(new DescribeFileSystemsCommand({}));
+    expect(out.FileSystems?.map((f) => f.FileSystemId)).toEqual([ts.fileSystemId]);
+    efs.destroy();
+  });
+
+  test('the certificate is the local CA\'s and names 127.0.0.1 (a client without the CA refuses it)', async () => {
+    const port = Number(new URL(ts.apiEndpoint).port);
+    const peer = await new Promise<tls.PeerCertificate>((resolve, reject) => {
+      const s = tls.connect({ host: '127.0.0.1', port, ca, servername: 'localhost' }, () => {
+        resolve(s.getPeerCertificate());
+        s.end();
+      });
+      s.on('error', reject);
+    });
+    expect(peer.subjectaltname?.split(', ')).toContain('IP Address:127.0.0.1');
+    const refused = await new Promise<string>((resolve) => {
+      const s = tls.connect({ host: '127.0.0.1', port }, () => resolve('connected'));
+      s.on('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? err.message));
+    });
+    expect(refused).toBe('UNABLE_TO_VERIFY_LEAF_SIGNATURE');
+  });
+
+  test('plain HTTP on the same port keeps working', async () => {
+    const res = await fetch(`${ts.apiEndpoint}/_localefs/health`);
+    expect(res.status).toBe(200);
+  });
+});
