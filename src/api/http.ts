@@ -5,13 +5,14 @@
  * one CloudTrail-shaped audit record per call.
  */
 import http from 'node:http';
+import type { TLSSocket } from 'node:tls';
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { ModelValidationError } from '../model/validate.js';
-import { PolicyError } from '../policy/iam.js';
+import { PolicyError } from '../model/policy-document.js';
 import type { Credential } from '../model/types.js';
 import { AUDIT_ERROR_CODE, ApiError } from './errors.js';
-import { accessDeniedMessage, apiResourceArn, authorizeApiCall } from '../policy/api-authz.js';
+import { accessDeniedMessage, authorizeOperation } from '../policy/api-authz.js';
 import type { Caller, ControlPlane } from './control-plane.js';
 import type { ApiOperation, ApiRequest } from './operation.js';
 import { verifyRequest } from './sigv4.js';
@@ -21,6 +22,7 @@ import { MOUNT_TARGET_OPS } from './ops/mount-targets.js';
 import { POLICY_OPS } from './ops/policies.js';
 import { TAG_OPS } from './ops/tags.js';
 import { handleLocalEndpoint, type HealthSource } from './local-endpoints.js';
+import { createEc2Handler, isEc2Path } from './ec2/handler.js';
 
 export const API_PREFIX = '/2015-02-01';
 export const ALL_OPERATIONS: ApiOperation[] = [...FILE_SYSTEM_OPS, ...ACCESS_POINT_OPS, ...MOUNT_TARGET_OPS, ...POLICY_OPS, ...TAG_OPS];
@@ -129,33 +131,34 @@ export interface ApiServerOptions {
   log: Logger;
   /** What GET /_localefs/health reports about the NFS side. */
   health?: HealthSource;
+  /** POST /_localefs/reset allowed (--enable-reset). */
+  enableReset?: boolean;
 }
 
 export function createApiServer(o: ApiServerOptions): http.Server {
   const routes = compileRoutes(ALL_OPERATIONS);
   const { cp } = o;
   const audit = o.log.child({ part: 'audit' });
+  const resetSource = o.health
+    ? { cp, defaultFileSystemId: o.health.defaultFileSystemId, enabled: o.enableReset === true, credentialsConfigured: o.credentials.size > 0 }
+    : undefined;
   const lookup = o.credentials.size > 0 ? (key: string) => o.credentials.get(key) : undefined;
+  const ec2 = createEc2Handler({ cp, credentials: o.credentials, log: o.log });
 
-  /** IAM for the call (identity policies of the caller); throws AccessDeniedException. */
-  function authorize(op: ApiOperation, apiReq: ApiRequest, identityPolicies: Credential['identityPolicies'], sourceIp: string): void {
-    const action = `elasticfilesystem:${op.name}`;
-    const resourceArn = apiResourceArn(op.resource, apiReq, cp.model.region, cp.model.accountId);
-    const d = authorizeApiCall({
+  /** IAM for the call (identity policies of the caller, the operation's condition keys); throws AccessDeniedException. */
+  function authorize(op: ApiOperation, apiReq: ApiRequest, identityPolicies: Credential['identityPolicies'], sourceIp: string, secureTransport: boolean): void {
+    const d = authorizeOperation(op, apiReq, {
       enforce: lookup !== undefined,
       callerArn: apiReq.caller.arn,
       callerAccountId: apiReq.caller.accountId,
-      accountId: cp.model.accountId,
       ...(identityPolicies ? { identityPolicies } : {}),
-      action,
-      resourceArn,
+      model: cp.model,
       sourceIp,
-      secureTransport: false,
+      secureTransport,
       nowMs: Date.now(),
     });
     if (d.allowed) return;
-    const reason = d.reason === 'explicit-deny' ? 'explicit-deny' : 'implicit-deny';
-    throw new ApiError('AccessDeniedException', accessDeniedMessage(apiReq.caller.arn, action, resourceArn, reason));
+    throw new ApiError('AccessDeniedException', accessDeniedMessage(apiReq.caller.arn, d.action, d.resourceArn, d.reason));
   }
 
   async function handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
@@ -163,7 +166,9 @@ export function createApiServer(o: ApiServerOptions): http.Server {
     const rawUrl = req.url ?? '/';
     const q = rawUrl.indexOf('?');
     const rawPath = q < 0 ? rawUrl : rawUrl.slice(0, q);
-    if (handleLocalEndpoint(req, res, rawPath, o.health)) return;
+    if (handleLocalEndpoint(req, res, rawPath, o.health, resetSource)) return;
+    // the EC2 security group calls (query protocol at the root) share the endpoint, as `aws ec2 --endpoint-url` expects
+    if (isEc2Path(rawPath)) return ec2(req, res, requestId);
     const query = parseQuery(q < 0 ? '' : rawUrl.slice(q + 1));
     const method = req.method ?? 'GET';
     const rawSegments = segmentsOf(rawPath);
@@ -201,7 +206,8 @@ export function createApiServer(o: ApiServerOptions): http.Server {
         }
       }
       const apiReq: ApiRequest = { labels, query, body, caller };
-      authorize(op, apiReq, cred?.identityPolicies, req.socket.remoteAddress ?? '');
+      // the API port answers HTTPS too (listener.ts): a TLS socket is aws:SecureTransport
+      authorize(op, apiReq, cred?.identityPolicies, req.socket.remoteAddress ?? '', (req.socket as TLSSocket).encrypted === true);
       result = await op.handler(cp, apiReq);
       status = op.status;
     } catch (err) {

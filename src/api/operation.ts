@@ -6,7 +6,7 @@
  */
 import type { Caller, ControlPlane } from './control-plane.js';
 import { Input } from './input.js';
-import type { ResourceRef } from '../policy/api-authz.js';
+import type { RequestKeySpec, ResourceRef } from '../policy/api-authz.js';
 
 export interface ApiRequest {
   /** Path labels, decoded. */
@@ -37,6 +37,12 @@ export interface ApiOperation {
    * first of these members the request carries; none (or []) = `*`.
    */
   resource: ResourceRef[];
+  /**
+   * Condition keys the request carries for IAM besides the ones every call
+   * has (tags put on or taken off, Encrypted), and whether it creates a
+   * resource (tag-on-create). Absent: none.
+   */
+  requestKeys?: RequestKeySpec;
   handler(cp: ControlPlane, req: ApiRequest): Promise<Record<string, unknown> | undefined>;
 }
 

@@ -44,7 +44,8 @@ function safeDecode(s: string): string {
   }
 }
 
-export function parseAuthorization(headers: IncomingHttpHeaders): SignatureInfo {
+/** `service`: the signing name the credential scope must carry (EFS's, or `ec2` for the EC2 calls on the same endpoint). */
+export function parseAuthorization(headers: IncomingHttpHeaders, service: string = EFS_SIGV4_SERVICE): SignatureInfo {
   const auth = headers.authorization;
   if (auth === undefined) throw new ApiError('MissingAuthenticationToken', 'Missing Authentication Token');
   const m = AUTH_RE.exec(auth.trim());
@@ -58,8 +59,8 @@ export function parseAuthorization(headers: IncomingHttpHeaders): SignatureInfo 
   if (scope.length !== 5 || scope[4] !== 'aws4_request' || !/^\d{8}$/.test(scope[1]!) || scope[0] === '') {
     throw new ApiError('IncompleteSignatureException', `Credential '${m[1]!}' is not of the form ACCESSKEY/YYYYMMDD/REGION/SERVICE/aws4_request.`);
   }
-  if (scope[3] !== EFS_SIGV4_SERVICE) {
-    throw new ApiError('InvalidSignatureException', `Credential should be scoped to correct service: '${EFS_SIGV4_SERVICE}'.`);
+  if (scope[3] !== service) {
+    throw new ApiError('InvalidSignatureException', `Credential should be scoped to correct service: '${service}'.`);
   }
   return { accessKeyId: scope[0]!, date: scope[1]!, region: scope[2]!, service: scope[3]!, signedHeaders: m[2]!.split(';'), signature: m[3]! };
 }
@@ -96,12 +97,14 @@ export interface VerifyOptions {
   lookup?: (accessKeyId: string) => CredentialEntry | undefined;
   /** The region served: with credentials, a signature scoped to another one is refused. */
   region?: string;
+  /** The signing name the request must be scoped to (default EFS's, `elasticfilesystem`). */
+  service?: string;
   now?: () => number;
 }
 
 /** Checks a request's signature; returns what it says, or throws the AWS error. */
 export function verifyRequest(req: SignedRequest, opts: VerifyOptions): SignatureInfo {
-  const info = parseAuthorization(req.headers);
+  const info = parseAuthorization(req.headers, opts.service);
   const amzDate = req.headers['x-amz-date'];
   const when = typeof amzDate === 'string' ? /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(amzDate) : null;
   if (!when) throw new ApiError('IncompleteSignatureException', 'The request must carry an X-Amz-Date header of the form YYYYMMDDTHHMMSSZ.');

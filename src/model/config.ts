@@ -10,7 +10,9 @@ import {
   DEFAULT_ACCOUNT_ID,
   DEFAULT_OPTIONS,
   DEFAULT_REGION,
+  SECURITY_GROUP_ID_RE,
   accessPointArn,
+  defaultSecurityGroupFor,
   derivedId,
   newMountTarget,
   fileSystemArn,
@@ -32,12 +34,27 @@ import {
   type ModelOptions,
   type MountTarget,
   type MountTargetDecl,
-  type PolicyDocument,
 } from './types.js';
 import net from 'node:net';
-import { ensureDefaultSecurityGroup } from './security-groups.js';
+import { DEFAULT_GROUP_NAME, ensureDefaultSecurityGroup } from './security-groups.js';
+import {
+  canonicalIpv6,
+  configSecurityGroupId,
+  groupDescriptionProblem,
+  groupNameProblem,
+  isIpv4Cidr,
+  isIpv6Cidr,
+  normaliseProtocol,
+  ruleDescriptionProblem,
+  ruleKey,
+  rulePorts,
+  securityGroupFromDecl,
+  type InstanceDecl,
+  type SecurityGroupDecl,
+  type SecurityGroupRuleDecl,
+} from './security-group-rules.js';
 import { ModelValidationError, cidrProblem, clientTokenProblem, validateAccessPointFields, validateTags } from './validate.js';
-import { PolicyError, isValidCallerArn, normaliseFileSystemPolicy, parseIdentityPolicy } from '../policy/iam.js';
+import { PolicyError, isValidCallerArn, normaliseFileSystemPolicy, parseIdentityPolicy, type PolicyDocument } from './policy-document.js';
 
 export class ConfigError extends Error {
   constructor(
@@ -321,9 +338,12 @@ export function parseListen(s: string): { ipAddress: string; port?: number } | u
   return { ipAddress: host, port: Number(port) };
 }
 
-function parseMountTarget(ctx: Ctx, raw: unknown, where: string): MountTargetDecl {
+/** Resolves a config reference to a security group (a declared name or id, or the default group) to its id. */
+type GroupResolver = (ref: unknown, where: string) => string;
+
+function parseMountTarget(ctx: Ctx, raw: unknown, where: string, groupOf: GroupResolver): MountTargetDecl {
   const o = ctx.object(raw, where);
-  ctx.keys(o, ['mountTargetId', 'fileSystemId', 'listen', 'allowedCidrs'], where);
+  ctx.keys(o, ['mountTargetId', 'fileSystemId', 'listen', 'allowedCidrs', 'securityGroups'], where);
   const listen = ctx.string(o.listen, `${where}.listen`, true);
   const addr = parseListen(listen);
   if (!addr) ctx.fail(`${where}.listen`, `"${listen}" is not "address:port" (e.g. "127.0.0.1:2049" or "[::1]:2049") with a literal IP address`);
@@ -347,14 +367,144 @@ function parseMountTarget(ctx: Ctx, raw: unknown, where: string): MountTargetDec
     if (!bare) ctx.fail(`${where}.fileSystemId`, `"${fsId}" is not a file system id or ARN`);
     decl.fileSystemId = bare;
   }
+  if (o.securityGroups !== undefined) {
+    const refs = ctx.list(o.securityGroups, `${where}.securityGroups`);
+    if (refs.length < 1 || refs.length > MAX_MOUNT_TARGET_GROUPS) ctx.fail(`${where}.securityGroups`, `must name 1 to ${MAX_MOUNT_TARGET_GROUPS} security groups`);
+    const ids = refs.map((r, i) => groupOf(r, `${where}.securityGroups[${i}]`));
+    decl.securityGroups = [...new Set(ids)];
+  }
   return decl;
+}
+
+/** EFS: at most five security groups per mount target. */
+const MAX_MOUNT_TARGET_GROUPS = 5;
+
+function parsePort(ctx: Ctx, v: unknown, where: string): number | undefined {
+  if (v === undefined) return undefined;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < -1 || v > 65535) ctx.fail(where, `must be an integer from -1 to 65535, got ${JSON.stringify(v)}`);
+  return v;
+}
+
+function parseGroupRule(ctx: Ctx, raw: unknown, where: string, groupOf: GroupResolver): SecurityGroupRuleDecl {
+  const o = ctx.object(raw, where);
+  ctx.keys(o, ['protocol', 'fromPort', 'toPort', 'port', 'cidr', 'sourceGroup', 'description'], where);
+  const given = ctx.string(o.protocol, `${where}.protocol`, true);
+  const protocol = given.toLowerCase() === 'all' ? '-1' : normaliseProtocol(given);
+  if (protocol === undefined) ctx.fail(`${where}.protocol`, `"${given}" is not a protocol (tcp, udp, icmp, icmpv6, -1 or "all", or a number 0 to 255)`);
+  if (o.port !== undefined && (o.fromPort !== undefined || o.toPort !== undefined)) ctx.fail(`${where}.port`, 'give either port or fromPort and toPort, not both');
+  const port = parsePort(ctx, o.port, `${where}.port`);
+  const ports = rulePorts(protocol, port ?? parsePort(ctx, o.fromPort, `${where}.fromPort`), port ?? parsePort(ctx, o.toPort, `${where}.toPort`));
+  if ('problem' in ports) ctx.fail(where, ports.problem);
+  const rule: SecurityGroupRuleDecl = { ipProtocol: protocol, ...ports };
+  if ((o.cidr === undefined) === (o.sourceGroup === undefined)) ctx.fail(where, 'needs exactly one source: cidr or sourceGroup');
+  if (o.cidr !== undefined) {
+    const cidr = ctx.string(o.cidr, `${where}.cidr`, true);
+    if (isIpv4Cidr(cidr)) rule.cidrIpv4 = cidr;
+    else if (isIpv6Cidr(cidr)) rule.cidrIpv6 = cidr.toLowerCase();
+    else ctx.fail(`${where}.cidr`, `"${cidr}" is not a CIDR such as "10.0.0.0/16" or "2001:db8::/32" (the prefix length is required)`);
+  } else rule.referencedGroupId = groupOf(o.sourceGroup, `${where}.sourceGroup`);
+  const description = ctx.string(o.description, `${where}.description`);
+  if (description !== undefined) {
+    const problem = ruleDescriptionProblem(description);
+    if (problem) ctx.fail(`${where}.description`, problem);
+    rule.description = description;
+  }
+  return rule;
+}
+
+/**
+ * The `securityGroups` section: names and ids first (a rule may name a group
+ * declared after it), then the rules. Returns the declarations and the
+ * resolver the mount targets and instances use.
+ */
+function parseSecurityGroups(ctx: Ctx, raw: unknown, accountId: string, region: string): { decls: SecurityGroupDecl[]; groupOf: GroupResolver } {
+  const defaultId = defaultSecurityGroupFor(accountId, region);
+  const list = ctx.list(raw, 'securityGroups');
+  const byName = new Map<string, string>([[DEFAULT_GROUP_NAME, defaultId]]);
+  const ids = new Set<string>([defaultId]);
+  const objects = list.map((item, i) => {
+    const where = `securityGroups[${i}]`;
+    const o = ctx.object(item, where);
+    ctx.keys(o, ['groupId', 'name', 'description', 'ingress', 'tags'], where);
+    const name = ctx.string(o.name, `${where}.name`, true);
+    if (name !== DEFAULT_GROUP_NAME) {
+      const problem = groupNameProblem(name);
+      if (problem) ctx.fail(`${where}.name`, problem);
+      if (byName.has(name)) ctx.fail(`${where}.name`, `"${name}" is declared twice`);
+    }
+    const given = ctx.string(o.groupId, `${where}.groupId`);
+    if (given !== undefined && !SECURITY_GROUP_ID_RE.test(given)) ctx.fail(`${where}.groupId`, `"${given}" is not a security group id (sg- followed by 8 to 40 hex digits)`);
+    const groupId = given ?? configSecurityGroupId(accountId, region, name);
+    if (name === DEFAULT_GROUP_NAME) {
+      if (groupId !== defaultId) ctx.fail(`${where}.groupId`, `the default group's id is ${defaultId}; leave groupId out`);
+      if (list.slice(0, i).some((x) => isObject(x) && x.name === DEFAULT_GROUP_NAME)) ctx.fail(`${where}.name`, '"default" is declared twice');
+    } else {
+      if (groupId === defaultId) ctx.fail(`${where}.groupId`, `${groupId} is the default group's id; name the group "default"`);
+      if (ids.has(groupId)) ctx.fail(`${where}.groupId`, `${groupId} is declared twice`);
+    }
+    byName.set(name, groupId);
+    ids.add(groupId);
+    return { o, where, name, groupId };
+  });
+  const groupOf: GroupResolver = (ref, where) => {
+    const s = ctx.string(ref, where, true);
+    if (SECURITY_GROUP_ID_RE.test(s)) {
+      if (!ids.has(s)) ctx.fail(where, `${s} is not declared in securityGroups (name a group the config declares, or "default")`);
+      return s;
+    }
+    const id = byName.get(s);
+    if (id === undefined) ctx.fail(where, `no security group named "${s}" is declared in securityGroups (nor is it "default")`);
+    return id;
+  };
+  const decls = objects.map(({ o, where, name, groupId }) => {
+    const decl: SecurityGroupDecl = { groupId, groupName: name };
+    const description = ctx.string(o.description, `${where}.description`);
+    if (description !== undefined) {
+      const problem = groupDescriptionProblem(description);
+      if (problem) ctx.fail(`${where}.description`, problem);
+      decl.description = description;
+    }
+    if (o.ingress !== undefined) {
+      const seen = new Map<string, number>();
+      decl.ingress = ctx.list(o.ingress, `${where}.ingress`).map((r, i) => {
+        const rule = parseGroupRule(ctx, r, `${where}.ingress[${i}]`, groupOf);
+        const key = ruleKey(rule);
+        const before = seen.get(key);
+        if (before !== undefined) ctx.fail(`${where}.ingress[${i}]`, `repeats ingress[${before}] (same protocol, ports and source)`);
+        seen.set(key, i);
+        return rule;
+      });
+    }
+    if (o.tags !== undefined) decl.tags = ctx.wrap(where, () => validateTags(o.tags, { style: 'config', prefix: [where] }));
+    return decl;
+  });
+  return { decls, groupOf };
+}
+
+/** The `instances` section: client addresses and the groups they are members of. */
+function parseInstances(ctx: Ctx, raw: unknown, groupOf: GroupResolver): InstanceDecl[] {
+  const seen = new Set<string>();
+  return ctx.list(raw, 'instances').map((item, i) => {
+    const where = `instances[${i}]`;
+    const o = ctx.object(item, where);
+    ctx.keys(o, ['address', 'securityGroups'], where);
+    const given = ctx.string(o.address, `${where}.address`, true);
+    const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(given)?.[1];
+    const address = net.isIPv4(given) ? given : mapped !== undefined && net.isIPv4(mapped) ? mapped : net.isIPv6(given) ? canonicalIpv6(given) : undefined;
+    if (address === undefined) ctx.fail(`${where}.address`, `"${given}" is not a literal IPv4 or IPv6 address`);
+    if (seen.has(address)) ctx.fail(`${where}.address`, `${address} is declared twice`);
+    seen.add(address);
+    const refs = ctx.list(o.securityGroups, `${where}.securityGroups`);
+    if (refs.length === 0) ctx.fail(`${where}.securityGroups`, 'must name at least one security group');
+    return { address, securityGroups: [...new Set(refs.map((r, j) => groupOf(r, `${where}.securityGroups[${j}]`)))] };
+  });
 }
 
 /** Check a parsed config document. `file` names it in messages; relative paths resolve against `baseDir`. */
 export async function parseConfig(json: unknown, file: string, baseDir = path.dirname(file)): Promise<ModelConfig> {
   const ctx = new Ctx(file, baseDir);
   const o = ctx.object(json, '(top level)');
-  ctx.keys(o, ['region', 'accountId', 'options', 'limits', 'fileSystems', 'accessPoints', 'mountTargets', 'credentials', 'credentialsFile'], '');
+  ctx.keys(o, ['region', 'accountId', 'options', 'limits', 'fileSystems', 'accessPoints', 'mountTargets', 'securityGroups', 'instances', 'credentials', 'credentialsFile'], '');
   const region = ctx.string(o.region, 'region') ?? DEFAULT_REGION;
   if (!isRegion(region)) ctx.fail('region', `"${region}" is not a region name such as "us-east-1"`);
   const accountId = ctx.string(o.accountId, 'accountId') ?? DEFAULT_ACCOUNT_ID;
@@ -394,7 +544,9 @@ export async function parseConfig(json: unknown, file: string, baseDir = path.di
     }
   });
 
-  const mountTargets = ctx.list(o.mountTargets, 'mountTargets').map((m, i) => parseMountTarget(ctx, m, `mountTargets[${i}]`));
+  const groups = parseSecurityGroups(ctx, o.securityGroups, accountId, region);
+  const instances = parseInstances(ctx, o.instances, groups.groupOf);
+  const mountTargets = ctx.list(o.mountTargets, 'mountTargets').map((m, i) => parseMountTarget(ctx, m, `mountTargets[${i}]`, groups.groupOf));
   const seenListen = new Set<string>();
   const seenMt = new Set<string>();
   mountTargets.forEach((m, i) => {
@@ -418,7 +570,7 @@ export async function parseConfig(json: unknown, file: string, baseDir = path.di
     }
   }
 
-  return { source: file, region, accountId, options, limits, fileSystems, accessPoints, mountTargets, credentials };
+  return { source: file, region, accountId, options, limits, fileSystems, accessPoints, mountTargets, securityGroups: groups.decls, instances, credentials };
 }
 
 /** Load `--config FILE`. Throws ConfigError naming the file and the bad field. */
@@ -516,7 +668,10 @@ export function resolveModel(config: ModelConfig, opts: ResolveOptions): Model {
     const fsId = d.fileSystemId ?? opts.defaultFileSystemId;
     const id = d.mountTargetId ?? derivedId('fsmt', `${fsId}/${d.ipAddress}/${d.port ?? ''}`);
     if (mountTargets.has(id)) throw new ConfigError(file, `mountTargets[${i}]`, `mount target id ${id} clashes with another`);
-    const mt = newMountTarget({ region, accountId, subnets }, { mountTargetId: id, fileSystemId: fsId, ipAddress: d.ipAddress, allowedCidrs: d.allowedCidrs });
+    const mt = newMountTarget(
+      { region, accountId, subnets },
+      { mountTargetId: id, fileSystemId: fsId, ipAddress: d.ipAddress, allowedCidrs: d.allowedCidrs, ...(d.securityGroups ? { securityGroups: [...d.securityGroups] } : {}) },
+    );
     if (d.port !== undefined) mt.port = d.port;
     mountTargets.set(id, mt);
   });
@@ -528,5 +683,7 @@ export function resolveModel(config: ModelConfig, opts: ResolveOptions): Model {
   }
   const model: Model = { region, accountId, options: { ...config.options }, fileSystems, accessPoints, mountTargets, credentials, subnets, securityGroups: new Map(), instances: new Map(), resourceIdType: 'LONG_ID' };
   ensureDefaultSecurityGroup(model);
+  for (const d of config.securityGroups ?? []) model.securityGroups.set(d.groupId, securityGroupFromDecl(d, model.securityGroups.get(d.groupId), accountId, region));
+  for (const d of config.instances ?? []) model.instances.set(d.address, [...d.securityGroups]);
   return model;
 }

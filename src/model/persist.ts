@@ -16,8 +16,12 @@ import {
   type Model,
   type ModelConfig,
   type MountTarget,
+  vpcIdFor,
 } from './types.js';
+import type { SecurityGroup } from './security-groups.js';
+import { ruleKey, securityGroupFromDecl } from './security-group-rules.js';
 
+/** Still 1: what later versions added (securityGroups) is optional, and a model saved without it loads. */
 const FORMAT_VERSION = 1;
 
 /** What model.json holds: the resources, not the credentials or options (those come from files the operator owns). */
@@ -29,6 +33,8 @@ export interface SavedModel {
   accessPoints: AccessPoint[];
   mountTargets: MountTarget[];
   subnets: [string, number][];
+  /** EC2 security groups (absent in models saved before they existed). */
+  securityGroups?: SecurityGroup[];
 }
 
 export class SavedModelError extends Error {
@@ -47,6 +53,7 @@ export function snapshot(model: Model): SavedModel {
     accessPoints: [...model.accessPoints.values()],
     mountTargets: [...model.mountTargets.values()],
     subnets: [...model.subnets.entries()],
+    securityGroups: [...model.securityGroups.values()],
   };
 }
 
@@ -68,6 +75,10 @@ export function restoreModel(model: Model, text: string): void {
   for (const mt of saved.mountTargets) model.mountTargets.set(mt.mountTargetId, mt);
   model.subnets.clear();
   for (const [subnet, index] of saved.subnets) model.subnets.set(subnet, index);
+  if (saved.securityGroups) {
+    model.securityGroups.clear();
+    for (const sg of saved.securityGroups) model.securityGroups.set(sg.groupId, sg);
+  }
 }
 
 /** The saved model, or undefined when there is none yet. Temporary files a crash left beside it go. */
@@ -93,6 +104,7 @@ export async function loadSavedModel(file: string): Promise<SavedModel | undefin
   for (const key of ['fileSystems', 'accessPoints', 'mountTargets', 'subnets'] as const) {
     if (!Array.isArray(parsed[key])) throw new SavedModelError(file, `${key} is not a list`);
   }
+  if (parsed.securityGroups !== undefined && !Array.isArray(parsed.securityGroups)) throw new SavedModelError(file, 'securityGroups is not a list');
   return parsed;
 }
 
@@ -130,10 +142,50 @@ export function mergeSaved(model: Model, saved: SavedModel | undefined, config: 
     if (configAps.has(ap.accessPointId) || !model.fileSystems.has(ap.fileSystemId)) continue;
     model.accessPoints.set(ap.accessPointId, { ...ap, ownerId: accountId, arn: accessPointArn(region, accountId, ap.accessPointId) });
   }
+  const remap = mergeSavedSecurityGroups(model, saved.securityGroups ?? [], config);
   const configMts = new Set(model.mountTargets.keys());
   for (const mt of saved.mountTargets) {
     if (configMts.has(mt.mountTargetId) || !model.fileSystems.has(mt.fileSystemId)) continue;
-    model.mountTargets.set(mt.mountTargetId, { ...mt, ownerId: accountId });
+    const securityGroups = [...new Set(mt.securityGroups.map((g) => remap.get(g) ?? g))];
+    model.mountTargets.set(mt.mountTargetId, { ...mt, ownerId: accountId, vpcId: vpcIdFor(accountId, region), securityGroups });
   }
   for (const [subnet, index] of saved.subnets) if (!model.subnets.has(subnet)) model.subnets.set(subnet, index);
+}
+
+/**
+ * Saved security groups into the model built from the config: a group the
+ * config declares gets the declared fields over its saved state; the default
+ * group, when the config does not declare it, is as saved (rules the API
+ * changed stay); other saved groups are kept. A saved group whose name a
+ * config group now has (with another id) becomes that group: returns the ids
+ * so replaced, and references to them are rewritten.
+ */
+function mergeSavedSecurityGroups(model: Model, saved: SecurityGroup[], config: ModelConfig): Map<string, string> {
+  const { region, accountId } = model;
+  const vpcId = vpcIdFor(accountId, region);
+  const declared = new Map((config.securityGroups ?? []).map((d) => [d.groupId, d]));
+  const configByName = new Map([...model.securityGroups.values()].map((g) => [g.groupName, g.groupId]));
+  const remap = new Map<string, string>();
+  for (const sg of saved) {
+    const base: SecurityGroup = { ...sg, ownerId: accountId, vpcId };
+    const decl = declared.get(sg.groupId);
+    if (decl) model.securityGroups.set(sg.groupId, securityGroupFromDecl(decl, base, accountId, region));
+    else if (model.securityGroups.has(sg.groupId)) model.securityGroups.set(sg.groupId, base);
+    else {
+      const sameName = configByName.get(sg.groupName);
+      if (sameName !== undefined) remap.set(sg.groupId, sameName);
+      else model.securityGroups.set(sg.groupId, base);
+    }
+  }
+  if (remap.size > 0) {
+    for (const g of model.securityGroups.values()) {
+      for (const side of ['ingress', 'egress'] as const) {
+        const seen = new Set<string>();
+        g[side] = g[side]
+          .map((r) => (r.referencedGroupId !== undefined && remap.has(r.referencedGroupId) ? { ...r, referencedGroupId: remap.get(r.referencedGroupId)! } : r))
+          .filter((r) => !seen.has(ruleKey(r)) && seen.add(ruleKey(r)) !== undefined);
+      }
+    }
+  }
+  return remap;
 }

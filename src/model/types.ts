@@ -9,38 +9,8 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { ANON_ID } from '../protocol/efs-limits.js';
 import type { SecurityGroup } from './security-groups.js';
+import type { PolicyDocument } from './policy-document.js';
 import type { InstanceDecl, SecurityGroupDecl } from './security-group-rules.js';
-
-// ---------------------------------------------------------------------------
-// IAM policy documents (shape as stored and returned by DescribeFileSystemPolicy)
-// ---------------------------------------------------------------------------
-
-export type StringOrList = string | string[];
-
-/** `"*"` or `{ "AWS": ..., "Service": ... }`. */
-export type PrincipalSpec = '*' | { AWS?: StringOrList; Service?: StringOrList; Federated?: StringOrList; CanonicalUser?: StringOrList };
-
-export type ConditionValue = string | number | boolean;
-/** operator -> condition key -> value(s). */
-export type ConditionBlock = Record<string, Record<string, ConditionValue | ConditionValue[]>>;
-
-export interface PolicyStatement {
-  Sid?: string;
-  Effect: 'Allow' | 'Deny';
-  Principal?: PrincipalSpec;
-  NotPrincipal?: PrincipalSpec;
-  Action?: StringOrList;
-  NotAction?: StringOrList;
-  Resource?: StringOrList;
-  NotResource?: StringOrList;
-  Condition?: ConditionBlock;
-}
-
-export interface PolicyDocument {
-  Version: string;
-  Id?: string;
-  Statement: PolicyStatement[];
-}
 
 // ---------------------------------------------------------------------------
 // Resources
@@ -135,6 +105,12 @@ export interface MountTarget {
   securityGroups: string[];
   /** NFS port; undefined = the server default (2049). */
   port?: number;
+  /**
+   * Where the listener binds when that is not ipAddress: the default mount target of a
+   * server started with --host 0.0.0.0 (a container) binds the wildcard and reports a
+   * real address of the machine as its IpAddress.
+   */
+  listenAddress?: string;
   /** Source CIDRs allowed to connect (the security group); empty = nobody. */
   allowedCidrs: string[];
   lifeCycleState: LifeCycleState;

@@ -99,6 +99,7 @@ export function authorizeConnection(peer: PeerIdentity, fs: FileSystem, model: P
     ...(identityPolicies ? { identityPolicies } : {}),
     ...(accessPoint ? { accessPointArn: accessPoint.arn } : {}),
     secureTransport: peer.secure,
+    sourceIp: peer.remoteAddress,
   });
   const grant: Grant = {
     mount: decision.mount,

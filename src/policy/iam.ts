@@ -1,37 +1,40 @@
 /**
- * IAM policy documents for EFS: parsing, validation and normalisation as
- * PutFileSystemPolicy does them (spec §3.5), and evaluation of requests
- * against a file system policy plus the caller's identity policies (§3.4).
+ * IAM policy evaluation for EFS (spec §3.4): a request (principal, action,
+ * resource, condition keys) against a file system policy plus the caller's
+ * identity policies. The documents themselves (shape, parsing, validation,
+ * normalisation) are src/model/policy-document.ts; the condition keys a
+ * request carries are src/policy/condition-keys.ts.
  *
  * Pure functions: no I/O. The NFS side calls authorizeClient() once per
- * connection; the management API calls putFileSystemPolicy().
+ * connection; the management API calls putFileSystemPolicy() and (through
+ * api-authz.ts) statementApplies().
  */
-import { randomUUID } from 'node:crypto';
-import type { ConditionBlock, ConditionValue, PolicyDocument, PolicyStatement, PrincipalSpec, StringOrList } from '../model/types.js';
+import {
+  ACCOUNT_RE,
+  ASSUMED_ROLE_ARN_RE,
+  PolicyError,
+  ROLE_OR_USER_ARN_RE,
+  ROOT_ARN_RE,
+  arnParts,
+  normaliseParsedFileSystemPolicy,
+  parseConditionOperator,
+  parsePolicyJson,
+  type BaseOp,
+  type ConditionBlock,
+  type ConditionValue,
+  type ParsedOp,
+  type PolicyDocument,
+  type PolicyStatement,
+  type PrincipalSpec,
+  type StringOrList,
+} from '../model/policy-document.js';
 import { cidrContains } from '../util/cidr.js';
-
-export const POLICY_VERSION = '2012-10-17';
-export const MAX_POLICY_CHARS = 20_000;
+import { conditionLookup, type ConditionLookup, type ContextValue } from './condition-keys.js';
 
 export const ACTION_CLIENT_MOUNT = 'elasticfilesystem:ClientMount';
 export const ACTION_CLIENT_WRITE = 'elasticfilesystem:ClientWrite';
 export const ACTION_CLIENT_ROOT = 'elasticfilesystem:ClientRootAccess';
 export const ACTION_PUT_POLICY = 'elasticfilesystem:PutFileSystemPolicy';
-
-export const KEY_SECURE_TRANSPORT = 'aws:SecureTransport';
-export const KEY_ACCESS_POINT_ARN = 'elasticfilesystem:AccessPointArn';
-export const KEY_VIA_MOUNT_TARGET = 'elasticfilesystem:AccessedViaMountTarget';
-
-/** An invalid policy. `code` is the EFS error the API answers with (both are HTTP 400). */
-export class PolicyError extends Error {
-  constructor(
-    readonly code: 'InvalidPolicyException' | 'BadRequest',
-    message: string,
-  ) {
-    super(message);
-    this.name = 'PolicyError';
-  }
-}
 
 // ---------------------------------------------------------------------------
 // Request context and decisions
@@ -39,12 +42,13 @@ export class PolicyError extends Error {
 
 export type RequestPrincipal = { kind: 'anonymous' } | { kind: 'iam'; arn: string; accountId: string };
 
+/** Condition keys spelt out by the caller (tests); a list is a multi-valued key. Requests use the table: condition-keys.ts. */
 export interface RequestConditions {
   'aws:SecureTransport'?: boolean;
   'elasticfilesystem:AccessPointArn'?: string;
   'elasticfilesystem:AccessedViaMountTarget'?: boolean;
-  /** Any other key; undefined = absent. Keys are matched case-insensitively. */
-  [key: string]: string | boolean | number | undefined;
+  /** Any other key; undefined (or an empty list) = absent. Keys are matched case-insensitively. */
+  [key: string]: ContextValue | undefined;
 }
 
 export interface RequestContext {
@@ -52,7 +56,8 @@ export interface RequestContext {
   /** e.g. 'elasticfilesystem:ClientMount'. */
   action: string;
   resourceArn: string;
-  conditions: RequestConditions;
+  /** The keys themselves, or a lookup into the condition-key table (condition-keys.ts). */
+  conditions: RequestConditions | ConditionLookup;
 }
 
 export type DecisionReason = 'explicit-deny' | 'allow' | 'implicit-deny' | 'default-policy';
@@ -70,7 +75,6 @@ export interface Decision {
 // Small helpers
 // ---------------------------------------------------------------------------
 
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const asList = <T>(v: T | T[] | undefined): T[] => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
 
 const globCache = new Map<string, RegExp>();
@@ -93,13 +97,6 @@ export function globMatch(pattern: string, value: string, ignoreCase = false): b
   return re.test(value);
 }
 
-/** Split an ARN into its six components (the last may contain ':'), or undefined. */
-function arnParts(arn: string): string[] | undefined {
-  const parts = arn.split(':');
-  if (parts.length < 6 || parts[0] !== 'arn') return undefined;
-  return [...parts.slice(0, 5), parts.slice(5).join(':')];
-}
-
 /** IAM ARN matching: each of the six components compared separately, wildcards allowed, case-sensitive. */
 export function arnMatch(pattern: string, value: string): boolean {
   if (pattern === '*') return true;
@@ -113,23 +110,6 @@ export function arnMatch(pattern: string, value: string): boolean {
 // Condition operators
 // ---------------------------------------------------------------------------
 
-type BaseOp =
-  | 'StringEquals' | 'StringNotEquals' | 'StringEqualsIgnoreCase' | 'StringNotEqualsIgnoreCase' | 'StringLike' | 'StringNotLike'
-  | 'NumericEquals' | 'NumericNotEquals' | 'NumericLessThan' | 'NumericLessThanEquals' | 'NumericGreaterThan' | 'NumericGreaterThanEquals'
-  | 'DateEquals' | 'DateNotEquals' | 'DateLessThan' | 'DateLessThanEquals' | 'DateGreaterThan' | 'DateGreaterThanEquals'
-  | 'Bool' | 'BinaryEquals' | 'IpAddress' | 'NotIpAddress'
-  | 'ArnEquals' | 'ArnLike' | 'ArnNotEquals' | 'ArnNotLike'
-  | 'Null';
-
-const BASE_OPS = new Set<string>([
-  'StringEquals', 'StringNotEquals', 'StringEqualsIgnoreCase', 'StringNotEqualsIgnoreCase', 'StringLike', 'StringNotLike',
-  'NumericEquals', 'NumericNotEquals', 'NumericLessThan', 'NumericLessThanEquals', 'NumericGreaterThan', 'NumericGreaterThanEquals',
-  'DateEquals', 'DateNotEquals', 'DateLessThan', 'DateLessThanEquals', 'DateGreaterThan', 'DateGreaterThanEquals',
-  'Bool', 'BinaryEquals', 'IpAddress', 'NotIpAddress',
-  'ArnEquals', 'ArnLike', 'ArnNotEquals', 'ArnNotLike',
-  'Null',
-]);
-
 /** Negated operators: true when the key is absent; otherwise NOT(the positive operator matches any value). */
 const NEGATED: Partial<Record<BaseOp, BaseOp>> = {
   StringNotEquals: 'StringEquals',
@@ -141,31 +121,6 @@ const NEGATED: Partial<Record<BaseOp, BaseOp>> = {
   ArnNotEquals: 'ArnEquals',
   ArnNotLike: 'ArnLike',
 };
-
-interface ParsedOp {
-  base: BaseOp;
-  ifExists: boolean;
-  set?: 'ForAnyValue' | 'ForAllValues';
-}
-
-/** Parse a condition operator name (`[ForAnyValue:|ForAllValues:]Op[IfExists]`), or undefined if unknown. */
-export function parseConditionOperator(name: string): ParsedOp | undefined {
-  let rest = name;
-  let set: ParsedOp['set'];
-  const m = /^(ForAnyValue|ForAllValues):(.+)$/.exec(rest);
-  if (m) {
-    set = m[1] as ParsedOp['set'];
-    rest = m[2];
-  }
-  let ifExists = false;
-  if (rest.endsWith('IfExists')) {
-    ifExists = true;
-    rest = rest.slice(0, -'IfExists'.length);
-  }
-  if (!BASE_OPS.has(rest)) return undefined;
-  if (rest === 'Null' && (ifExists || set)) return undefined;
-  return { base: rest as BaseOp, ifExists, set };
-}
 
 function toNumber(v: ConditionValue | string): number {
   if (typeof v === 'number') return v;
@@ -225,31 +180,50 @@ function positiveMatch(base: BaseOp, ctx: string | boolean | number, pol: Condit
   }
 }
 
-/** Evaluate one operator/key/values triple. `present` = the context value, undefined when absent. */
-function conditionHolds(op: ParsedOp, present: string | boolean | number | undefined, values: ConditionValue[]): boolean {
+/**
+ * Evaluate one operator/key/values triple. `present` = the context value,
+ * undefined when absent; a list is a multi-valued key (empty = absent).
+ *
+ * - `Null`: "true" = the key must be absent, "false" = present.
+ * - Absent key: `…IfExists` true; `ForAllValues:` true; `ForAnyValue:` false;
+ *   otherwise a negated operator is true and a positive one false.
+ * - `ForAllValues:Op`: every request value satisfies Op (against any policy
+ *   value); `ForAnyValue:Op`: at least one does. For a negated Op, a request
+ *   value satisfies it when it matches none of the policy values.
+ * - No set operator on a multi-valued key: a positive operator holds when any
+ *   request value matches, a negated one when none does (IAM recommends the
+ *   set operators for such keys; this is the plain reading of one without).
+ */
+function conditionHolds(op: ParsedOp, present: ContextValue | undefined, values: ConditionValue[]): boolean {
+  const ctxValues: readonly (string | boolean | number)[] = present === undefined ? [] : Array.isArray(present) ? present : [present as string | boolean | number];
+  const absent = ctxValues.length === 0;
   if (op.base === 'Null') {
-    // "true" = the key must be absent; "false" = it must be present. Values ORed.
-    return values.some((v) => (String(v).toLowerCase() === 'true') === (present === undefined));
+    return values.some((v) => (String(v).toLowerCase() === 'true') === absent);
   }
-  if (present === undefined) {
+  if (absent) {
     if (op.ifExists) return true;
     if (op.set === 'ForAllValues') return true;
     if (op.set === 'ForAnyValue') return false;
     return NEGATED[op.base] !== undefined;
   }
   const positive = NEGATED[op.base];
-  if (positive) return !values.some((v) => positiveMatch(positive, present, v));
-  return values.some((v) => positiveMatch(op.base, present, v));
+  const matchesAny = (c: string | boolean | number, base: BaseOp) => values.some((v) => positiveMatch(base, c, v));
+  const satisfies = (c: string | boolean | number) => (positive ? !matchesAny(c, positive) : matchesAny(c, op.base));
+  if (op.set === 'ForAllValues') return ctxValues.every(satisfies);
+  if (op.set === 'ForAnyValue') return ctxValues.some(satisfies);
+  if (positive) return !ctxValues.some((c) => matchesAny(c, positive));
+  return ctxValues.some(satisfies);
 }
 
-function lookupKey(conditions: RequestConditions, key: string): string | boolean | number | undefined {
+function lookupKey(conditions: RequestConditions | ConditionLookup, key: string): ContextValue | undefined {
+  if (typeof conditions === 'function') return conditions(key);
   if (key in conditions) return conditions[key];
   const lower = key.toLowerCase();
   for (const [k, v] of Object.entries(conditions)) if (k.toLowerCase() === lower) return v;
   return undefined;
 }
 
-function conditionsHold(block: ConditionBlock | undefined, conditions: RequestConditions): boolean {
+function conditionsHold(block: ConditionBlock | undefined, conditions: RequestConditions | ConditionLookup): boolean {
   if (!block) return true;
   for (const [opName, keys] of Object.entries(block)) {
     const op = parseConditionOperator(opName);
@@ -264,27 +238,6 @@ function conditionsHold(block: ConditionBlock | undefined, conditions: RequestCo
 // ---------------------------------------------------------------------------
 // Principals
 // ---------------------------------------------------------------------------
-
-const ACCOUNT_RE = /^[0-9]{12}$/;
-const ROOT_ARN_RE = /^arn:aws[a-z-]*:iam::([0-9]{12}):root$/;
-const ROLE_OR_USER_ARN_RE = /^arn:aws[a-z-]*:iam::([0-9]{12}):(role|user)\/((?:[\w+=,.@-]+\/)*)([\w+=,.@-]+)$/;
-const ASSUMED_ROLE_ARN_RE = /^arn:aws[a-z-]*:sts::([0-9]{12}):assumed-role\/([\w+=,.@-]+)\/([\w+=,.@-]+)$/;
-const FEDERATED_USER_ARN_RE = /^arn:aws[a-z-]*:sts::([0-9]{12}):federated-user\/([\w+=,.@-]+)$/;
-
-/** Is this a valid `"AWS"` principal value? */
-export function isValidAwsPrincipal(v: string): boolean {
-  return v === '*' || ACCOUNT_RE.test(v) || ROOT_ARN_RE.test(v) || ROLE_OR_USER_ARN_RE.test(v) || ASSUMED_ROLE_ARN_RE.test(v) || FEDERATED_USER_ARN_RE.test(v);
-}
-
-/** The account of an account-root ARN (`arn:aws:iam::<account>:root`), else undefined. */
-export function rootAccountOf(arn: string): string | undefined {
-  return ROOT_ARN_RE.exec(arn)?.[1];
-}
-
-/** Is this a valid caller principal ARN (for credentials)? */
-export function isValidCallerArn(arn: string): boolean {
-  return ROOT_ARN_RE.test(arn) || ROLE_OR_USER_ARN_RE.test(arn) || ASSUMED_ROLE_ARN_RE.test(arn) || FEDERATED_USER_ARN_RE.test(arn);
-}
 
 function awsValueMatches(value: string, p: RequestPrincipal): boolean {
   if (value === '*') return true;
@@ -403,6 +356,8 @@ export interface ClientAuthInput {
   secureTransport: boolean;
   /** Came in through a mount target (default true: every NFS client does). */
   viaMountTarget?: boolean;
+  /** The client's address (aws:SourceIp); absent when not given. */
+  sourceIp?: string;
 }
 
 export interface ClientAuthorization {
@@ -416,11 +371,13 @@ export interface ClientAuthorization {
 
 /** Evaluate ClientMount, ClientWrite and ClientRootAccess for one connection. */
 export function authorizeClient(input: ClientAuthInput): ClientAuthorization {
-  const conditions: RequestConditions = {
-    [KEY_SECURE_TRANSPORT]: input.secureTransport,
-    [KEY_VIA_MOUNT_TARGET]: input.viaMountTarget ?? true,
-  };
-  if (input.accessPointArn !== undefined) conditions[KEY_ACCESS_POINT_ARN] = input.accessPointArn;
+  // The keys a mount carries (spec §3.4) plus aws:SourceIp; the principal and time keys stay absent, as before.
+  const conditions = conditionLookup({
+    secureTransport: input.secureTransport,
+    viaMountTarget: input.viaMountTarget ?? true,
+    ...(input.accessPointArn !== undefined ? { accessPointArn: input.accessPointArn } : {}),
+    ...(input.sourceIp !== undefined ? { sourceIp: input.sourceIp } : {}),
+  });
   const one = (action: string) =>
     evaluate({ principal: input.principal, action, resourceArn: input.fileSystemArn, conditions }, input.fsPolicy, input.identityPolicies);
   const mount = one(ACTION_CLIENT_MOUNT);
@@ -436,191 +393,6 @@ export function authorizeClient(input: ClientAuthInput): ClientAuthorization {
   };
 }
 
-// ---------------------------------------------------------------------------
-// Parsing and validation
-// ---------------------------------------------------------------------------
-
-const TOP_KEYS = new Set(['Version', 'Id', 'Statement']);
-const STATEMENT_KEYS = new Set(['Sid', 'Effect', 'Principal', 'NotPrincipal', 'Action', 'NotAction', 'Resource', 'NotResource', 'Condition']);
-const PRINCIPAL_KEYS = new Set(['AWS', 'Service', 'Federated', 'CanonicalUser']);
-
-function invalid(message: string): never {
-  throw new PolicyError('InvalidPolicyException', message);
-}
-
-/** Policy text -> JSON value, with the API's size limits. */
-export function parsePolicyJson(text: unknown): unknown {
-  if (typeof text !== 'string') throw new PolicyError('BadRequest', 'Policy must be a string');
-  const chars = Array.from(text).length;
-  if (chars < 1) throw new PolicyError('BadRequest', 'Policy must be at least 1 character long');
-  if (chars > MAX_POLICY_CHARS) {
-    throw new PolicyError('BadRequest', `Policy is ${chars} characters long; the maximum is ${MAX_POLICY_CHARS}`);
-  }
-  try {
-    return JSON.parse(text);
-  } catch (err) {
-    invalid(`Policy is not valid JSON: ${(err as Error).message}`);
-  }
-}
-
-function checkStringList(v: unknown, where: string, check?: (s: string) => string | undefined): StringOrList {
-  const list = Array.isArray(v) ? v : [v];
-  if (Array.isArray(v) && v.length === 0) invalid(`${where} must not be an empty list`);
-  for (const item of list) {
-    if (typeof item !== 'string' || item === '') invalid(`${where} must be a non-empty string or a list of them`);
-    const problem = check?.(item);
-    if (problem) invalid(`${where}: ${problem}`);
-  }
-  return v as StringOrList;
-}
-
-function checkPrincipal(v: unknown, where: string): PrincipalSpec {
-  if (v === '*') return '*';
-  if (!isObject(v)) invalid(`${where} must be "*" or an object such as {"AWS": "..."}`);
-  const keys = Object.keys(v);
-  if (keys.length === 0) invalid(`${where} must name at least one principal`);
-  for (const key of keys) {
-    if (!PRINCIPAL_KEYS.has(key)) invalid(`${where} has an unsupported principal type "${key}"`);
-    checkStringList(v[key], `${where}.${key}`, (s) => {
-      if (key === 'AWS' && !isValidAwsPrincipal(s)) return `invalid principal "${s}"`;
-      if (key === 'Service' && !/^[a-z0-9.-]+\.amazonaws\.com(\.cn)?$/.test(s)) return `invalid service principal "${s}"`;
-      return undefined;
-    });
-  }
-  return v as PrincipalSpec;
-}
-
-function checkCondition(v: unknown, where: string): ConditionBlock {
-  if (!isObject(v)) invalid(`${where} must be an object`);
-  for (const [opName, keys] of Object.entries(v)) {
-    if (!parseConditionOperator(opName)) invalid(`${where} uses an unknown condition operator "${opName}"`);
-    if (!isObject(keys) || Object.keys(keys).length === 0) invalid(`${where}.${opName} must be an object of condition keys`);
-    for (const [key, value] of Object.entries(keys)) {
-      if (key === '') invalid(`${where}.${opName} has an empty condition key`);
-      const list = Array.isArray(value) ? value : [value];
-      if (Array.isArray(value) && value.length === 0) invalid(`${where}.${opName}.${key} must not be an empty list`);
-      for (const item of list) {
-        if (typeof item !== 'string' && typeof item !== 'number' && typeof item !== 'boolean') {
-          invalid(`${where}.${opName}.${key} values must be strings, numbers or booleans`);
-        }
-      }
-    }
-  }
-  return v as ConditionBlock;
-}
-
-function checkAction(kind: 'resource' | 'identity') {
-  return (s: string): string | undefined => {
-    if (s === '*') return undefined;
-    const m = /^([^:]+):(.+)$/.exec(s);
-    if (!m) return `invalid action "${s}" (expected "service:Action" or "*")`;
-    if (kind === 'resource' && m[1].toLowerCase() !== 'elasticfilesystem') return `unsupported action prefix in "${s}" (only elasticfilesystem actions apply)`;
-    if (!/^[A-Za-z0-9*?-]+$/.test(m[1]) || !/^[A-Za-z0-9*?]+$/.test(m[2])) return `invalid action "${s}"`;
-    return undefined;
-  };
-}
-
-function checkResource(s: string): string | undefined {
-  if (s === '*' || arnParts(s)) return undefined;
-  return `invalid resource "${s}" (expected an ARN or "*")`;
-}
-
-function checkStatement(raw: unknown, i: number, kind: 'resource' | 'identity'): PolicyStatement {
-  const where = `Statement[${i}]`;
-  if (!isObject(raw)) invalid(`${where} must be an object`);
-  for (const key of Object.keys(raw)) if (!STATEMENT_KEYS.has(key)) invalid(`${where} has an unsupported element "${key}"`);
-  const st: PolicyStatement = { Effect: 'Allow' };
-  if (raw.Sid !== undefined) {
-    if (typeof raw.Sid !== 'string') invalid(`${where}.Sid must be a string`);
-    st.Sid = raw.Sid;
-  }
-  if (raw.Effect !== 'Allow' && raw.Effect !== 'Deny') invalid(`${where}.Effect must be "Allow" or "Deny"`);
-  st.Effect = raw.Effect;
-  if (kind === 'resource') {
-    if (raw.Principal !== undefined && raw.NotPrincipal !== undefined) invalid(`${where} has both Principal and NotPrincipal`);
-    if (raw.Principal === undefined && raw.NotPrincipal === undefined) invalid(`${where} is missing Principal`);
-    if (raw.Principal !== undefined) st.Principal = checkPrincipal(raw.Principal, `${where}.Principal`);
-    else st.NotPrincipal = checkPrincipal(raw.NotPrincipal, `${where}.NotPrincipal`);
-  } else if (raw.Principal !== undefined || raw.NotPrincipal !== undefined) {
-    invalid(`${where}: identity policies must not have Principal or NotPrincipal`);
-  }
-  if (raw.Action !== undefined && raw.NotAction !== undefined) invalid(`${where} has both Action and NotAction`);
-  if (raw.Action === undefined && raw.NotAction === undefined) invalid(`${where} is missing Action`);
-  if (raw.Action !== undefined) st.Action = checkStringList(raw.Action, `${where}.Action`, checkAction(kind));
-  else st.NotAction = checkStringList(raw.NotAction, `${where}.NotAction`, checkAction(kind));
-  if (raw.Resource !== undefined && raw.NotResource !== undefined) invalid(`${where} has both Resource and NotResource`);
-  if (raw.Resource !== undefined) st.Resource = checkStringList(raw.Resource, `${where}.Resource`, checkResource);
-  else if (raw.NotResource !== undefined) st.NotResource = checkStringList(raw.NotResource, `${where}.NotResource`, checkResource);
-  else if (kind === 'identity') invalid(`${where} is missing Resource`);
-  if (raw.Condition !== undefined) st.Condition = checkCondition(raw.Condition, `${where}.Condition`);
-  return st;
-}
-
-/** Validate a parsed policy document; returns it in canonical element order (nothing added). */
-export function validatePolicyDocument(doc: unknown, kind: 'resource' | 'identity'): PolicyDocument {
-  if (!isObject(doc)) invalid('Policy must be a JSON object');
-  for (const key of Object.keys(doc)) if (!TOP_KEYS.has(key)) invalid(`Policy has an unsupported top-level element "${key}"`);
-  if (doc.Version !== undefined && doc.Version !== '2012-10-17' && doc.Version !== '2008-10-17') {
-    invalid('Policy Version must be "2012-10-17" or "2008-10-17"');
-  }
-  if (doc.Id !== undefined && typeof doc.Id !== 'string') invalid('Policy Id must be a string');
-  if (doc.Statement === undefined) invalid('Policy is missing Statement');
-  const raws = Array.isArray(doc.Statement) ? doc.Statement : [doc.Statement];
-  if (raws.length === 0) invalid('Policy Statement must not be empty');
-  const statements = raws.map((s, i) => checkStatement(s, i, kind));
-  const sids = new Set<string>();
-  for (const st of statements) {
-    if (st.Sid === undefined) continue;
-    if (sids.has(st.Sid)) invalid(`Statement ids (Sid) must be unique; "${st.Sid}" is repeated`);
-    sids.add(st.Sid);
-  }
-  const out: PolicyDocument = { Version: (doc.Version as string | undefined) ?? POLICY_VERSION, Statement: statements };
-  if (doc.Id !== undefined) out.Id = doc.Id as string;
-  return out;
-}
-
-function ordered(st: PolicyStatement): PolicyStatement {
-  const o: Record<string, unknown> = {};
-  for (const key of ['Sid', 'Effect', 'Principal', 'NotPrincipal', 'Action', 'NotAction', 'Resource', 'NotResource', 'Condition'] as const) {
-    if (st[key] !== undefined) o[key] = st[key];
-  }
-  return o as unknown as PolicyStatement;
-}
-
-export interface NormaliseOptions {
-  /** UUID source for generated Sids (tests pass a deterministic one). */
-  uuid?: () => string;
-}
-
-/**
- * Validate and normalise a file system policy as PutFileSystemPolicy stores it:
- * Version added, `efs-statement-<uuid>` Sids for statements without one, Resource
- * set to the file system ARN when neither Resource nor NotResource is given.
- * Throws PolicyError.
- */
-export function normaliseFileSystemPolicy(policy: string | object, fileSystemArn: string, opts: NormaliseOptions = {}): PolicyDocument {
-  return normaliseParsed(typeof policy === 'string' ? parsePolicyJson(policy) : policy, fileSystemArn, opts);
-}
-
-function normaliseParsed(raw: unknown, fileSystemArn: string, opts: NormaliseOptions): PolicyDocument {
-  const doc = validatePolicyDocument(raw, 'resource');
-  const uuid = opts.uuid ?? randomUUID;
-  const statements = doc.Statement.map((st) => {
-    const s = { ...st };
-    if (s.Sid === undefined) s.Sid = `efs-statement-${uuid()}`;
-    if (s.Resource === undefined && s.NotResource === undefined) s.Resource = fileSystemArn;
-    return ordered(s);
-  });
-  return doc.Id !== undefined ? { Version: doc.Version, Id: doc.Id, Statement: statements } : { Version: doc.Version, Statement: statements };
-}
-
-/** Validate an identity-based policy (no Principal, Resource required); Version added if absent. */
-export function parseIdentityPolicy(policy: string | object): PolicyDocument {
-  const raw = typeof policy === 'string' ? parsePolicyJson(policy) : policy;
-  const doc = validatePolicyDocument(raw, 'identity');
-  return { ...doc, Statement: doc.Statement.map(ordered) };
-}
-
 /**
  * Lockout safety check: would this policy stop the caller from calling
  * PutFileSystemPolicy on the file system again? Identity policies are assumed to
@@ -633,7 +405,7 @@ export function wouldLockOut(policy: PolicyDocument, callerArn: string, callerAc
     principal: { kind: 'iam', arn: callerArn, accountId: callerAccount },
     action: ACTION_PUT_POLICY,
     resourceArn: fileSystemArn ?? '*',
-    conditions: { [KEY_SECURE_TRANSPORT]: true },
+    conditions: conditionLookup({ secureTransport: true }),
   };
   return policy.Statement.some((st) => {
     if (st.Effect !== 'Deny') return false;
@@ -654,17 +426,13 @@ export interface PutPolicyInput {
 
 /** PutFileSystemPolicy's checks end to end: returns the policy to store, or throws PolicyError. */
 export function putFileSystemPolicy(input: PutPolicyInput): PolicyDocument {
-  const doc = normaliseParsed(parsePolicyJson(input.policy), input.fileSystemArn, { uuid: input.uuid });
+  const doc = normaliseParsedFileSystemPolicy(parsePolicyJson(input.policy), input.fileSystemArn, { uuid: input.uuid });
   if (input.caller && !input.bypassPolicyLockoutSafetyCheck && wouldLockOut(doc, input.caller.arn, input.caller.accountId, input.fileSystemArn)) {
-    invalid(
+    throw new PolicyError(
+      'InvalidPolicyException',
       'The policy would lock out the caller: it denies elasticfilesystem:PutFileSystemPolicy to the principal making this request. ' +
         'Set BypassPolicyLockoutSafetyCheck to put it anyway.',
     );
   }
   return doc;
-}
-
-/** The stored policy as DescribeFileSystemPolicy returns it (the Policy member). */
-export function serialisePolicy(doc: PolicyDocument): string {
-  return JSON.stringify(doc);
 }

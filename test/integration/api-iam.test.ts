@@ -1,7 +1,16 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CreateFileSystemCommand, DeleteFileSystemCommand, DescribeFileSystemsCommand, type EFSClient } from '@aws-sdk/client-efs';
-import type { Credential, PolicyDocument } from '../../src/model/types.js';
-import { ACCOUNT, ROOT_ARN, auditOf, efsClient, expectErrorCode, fsArn, rawRequest, startApiServer, token, type ApiTestServer, type Keys } from './api-helpers.js';
+import {
+  CreateFileSystemCommand,
+  DeleteFileSystemCommand,
+  DescribeFileSystemsCommand,
+  EFSServiceException,
+  ListTagsForResourceCommand,
+  TagResourceCommand,
+  type EFSClient,
+} from '@aws-sdk/client-efs';
+import type { Credential } from '../../src/model/types.js';
+import type { PolicyDocument } from '../../src/model/policy-document.js';
+import { ACCOUNT, REGION, ROOT_ARN, auditOf, efsClient, expectErrorCode, fsArn, rawRequest, rejection, startApiServer, token, type ApiTestServer, type Keys } from './api-helpers.js';
 
 // IAM for the management API: with credentials configured, the caller's
 // identity policies decide each call (elasticfilesystem:<Operation> on the
@@ -17,6 +26,10 @@ const DENIED_ARN = `arn:aws:iam::${ACCOUNT}:user/denied`;
 const DENIED: Keys = { accessKeyId: 'AKIDIAMDENIED000001', secretAccessKey: 'denied-secret' };
 const ROOT: Keys = { accessKeyId: 'AKIDIAMROOT00000001', secretAccessKey: 'root-secret' };
 const BARE: Keys = { accessKeyId: 'AKIDIAMBARE00000001', secretAccessKey: 'bare-secret' };
+const ENCRYPTOR_ARN = `arn:aws:iam::${ACCOUNT}:user/encryptor`;
+const ENCRYPTOR: Keys = { accessKeyId: 'AKIDIAMENCRYPTOR001', secretAccessKey: 'encryptor-secret' };
+const TAGGER_ARN = `arn:aws:iam::${ACCOUNT}:role/tagger`;
+const TAGGER: Keys = { accessKeyId: 'AKIDIAMTAGGER000001', secretAccessKey: 'tagger-secret' };
 
 /** The callers; the deleter's policy names a file system made first, so it is added before a restart. */
 function credentials(): Map<string, Credential> {
@@ -30,6 +43,28 @@ function credentials(): Map<string, Credential> {
     identityPolicies: [...doc({ Effect: 'Allow', Action: '*', Resource: '*' }), ...doc({ Effect: 'Deny', Action: 'elasticfilesystem:DeleteFileSystem', Resource: '*' })],
   });
   m.set(BARE.accessKeyId, { ...BARE, principalArn: `arn:aws:iam::${ACCOUNT}:user/bare`, accountId: ACCOUNT });
+  // AWS's example: create only encrypted file systems
+  m.set(ENCRYPTOR.accessKeyId, {
+    ...ENCRYPTOR,
+    principalArn: ENCRYPTOR_ARN,
+    accountId: ACCOUNT,
+    identityPolicies: doc({ Effect: 'Allow', Action: 'elasticfilesystem:CreateFileSystem', Condition: { Bool: { 'elasticfilesystem:Encrypted': 'true' } }, Resource: '*' }),
+  });
+  // AWS's tag-on-create example: TagResource only while creating a file system
+  m.set(TAGGER.accessKeyId, {
+    ...TAGGER,
+    principalArn: TAGGER_ARN,
+    accountId: ACCOUNT,
+    identityPolicies: doc(
+      { Effect: 'Allow', Action: ['elasticfilesystem:CreateFileSystem', 'elasticfilesystem:ListTagsForResource'], Resource: '*' },
+      {
+        Effect: 'Allow',
+        Action: 'elasticfilesystem:TagResource',
+        Resource: `arn:aws:elasticfilesystem:${REGION}:${ACCOUNT}:file-system/*`,
+        Condition: { StringEquals: { 'elasticfilesystem:CreateAction': 'CreateFileSystem' } },
+      },
+    ),
+  });
   return m;
 }
 
@@ -133,6 +168,52 @@ describe('IAM for API calls (identity-based policies)', () => {
     const made = await denied.send(new CreateFileSystemCommand({ CreationToken: token() }));
     expect((await denied.send(new DescribeFileSystemsCommand({ FileSystemId: made.FileSystemId! }))).FileSystems).toHaveLength(1);
     expect((await root.send(new DescribeFileSystemsCommand({ FileSystemId: kept }))).FileSystems).toHaveLength(1);
+  });
+
+  it('elasticfilesystem:Encrypted: a user allowed only encrypted creates is refused an unencrypted one and may make an encrypted one', async () => {
+    const enc = client(ENCRYPTOR);
+    const before = (await root.send(new DescribeFileSystemsCommand({}))).FileSystems!.length;
+    const err = await rejection(enc.send(new CreateFileSystemCommand({ CreationToken: token() })));
+    expect(err).toBeInstanceOf(EFSServiceException); // the EFS model declares no AccessDeniedException class
+    expect([err.name, err.$metadata.httpStatusCode, err.message]).toEqual([
+      'AccessDeniedException',
+      403,
+      `User: ${ENCRYPTOR_ARN} is not authorized to perform: elasticfilesystem:CreateFileSystem on resource: * because no identity-based policy allows the elasticfilesystem:CreateFileSystem action`,
+    ]);
+    await expectErrorCode(enc.send(new CreateFileSystemCommand({ CreationToken: token(), Encrypted: false })), 'AccessDeniedException', 403);
+    expect((await root.send(new DescribeFileSystemsCommand({}))).FileSystems!.length).toBe(before);
+
+    const made = await enc.send(new CreateFileSystemCommand({ CreationToken: token(), Encrypted: true }));
+    expect(made.Encrypted).toBe(true);
+    expect((await root.send(new DescribeFileSystemsCommand({ FileSystemId: made.FileSystemId! }))).FileSystems![0]!.Encrypted).toBe(true);
+    // tags on create need TagResource too, which this user does not have
+    const tagged = await expectErrorCode(
+      enc.send(new CreateFileSystemCommand({ CreationToken: token(), Encrypted: true, Tags: [{ Key: 'env', Value: 'dev' }] })),
+      'AccessDeniedException',
+      403,
+    );
+    expect(tagged.message).toBe(
+      `User: ${ENCRYPTOR_ARN} is not authorized to perform: elasticfilesystem:TagResource on resource: arn:aws:elasticfilesystem:${REGION}:${ACCOUNT}:file-system/* because no identity-based policy allows the elasticfilesystem:TagResource action`,
+    );
+    expect((await root.send(new DescribeFileSystemsCommand({}))).FileSystems!.length).toBe(before + 1);
+  });
+
+  it('elasticfilesystem:CreateAction: TagResource allowed only during CreateFileSystem tags new file systems, and nothing later', async () => {
+    const tagger = client(TAGGER);
+    const made = await tagger.send(new CreateFileSystemCommand({ CreationToken: token(), Tags: [{ Key: 'env', Value: 'dev' }, { Key: 'Name', Value: 'tagged' }] }));
+    expect(made.Name).toBe('tagged');
+    const listed = await tagger.send(new ListTagsForResourceCommand({ ResourceId: made.FileSystemId! }));
+    expect(listed.Tags).toEqual([
+      { Key: 'env', Value: 'dev' },
+      { Key: 'Name', Value: 'tagged' },
+    ]);
+    const later = await expectErrorCode(tagger.send(new TagResourceCommand({ ResourceId: made.FileSystemId!, Tags: [{ Key: 'team', Value: 'a' }] })), 'AccessDeniedException', 403);
+    expect(later.message).toBe(
+      `User: ${TAGGER_ARN} is not authorized to perform: elasticfilesystem:TagResource on resource: ${fsArn(made.FileSystemId!)} because no identity-based policy allows the elasticfilesystem:TagResource action`,
+    );
+    expect((await tagger.send(new ListTagsForResourceCommand({ ResourceId: made.FileSystemId! }))).Tags).toEqual(listed.Tags);
+    // untagged creates need no TagResource
+    expect((await tagger.send(new CreateFileSystemCommand({ CreationToken: token() }))).Tags).toEqual([]);
   });
 
   it('a key without identity policies is refused every call', async () => {

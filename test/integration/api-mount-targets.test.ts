@@ -23,12 +23,15 @@ import {
   type EFSClient,
   type MountTargetDescription,
 } from '@aws-sdk/client-efs';
+import { AuthorizeSecurityGroupIngressCommand, CreateSecurityGroupCommand, EC2Client } from '@aws-sdk/client-ec2';
 import * as N from '../../src/xdr/gen/nfs4.js';
 import { FATTR, type NfsClient } from '../../src/client/nfs-client.js';
 import {
   ACCOUNT,
   MT_ID,
   NO_AP,
+  REGION,
+  TEST_KEYS,
   NO_FS,
   NO_MT,
   SUBNET_A,
@@ -56,12 +59,24 @@ let efs: EFSClient;
 /** A file system made through the API, with a mount target on 127.0.0.5 (made by the first test). */
 let fsA: string;
 let mtA: MountTargetDescription & { $metadata: { httpStatusCode?: number } };
+/** Security groups made through the EC2 API (mount targets may name only groups that exist), admitting NFS from loopback. */
+let sg0: string;
+let sgPair: string[];
 const clients: NfsClient[] = [];
 
 beforeAll(async () => {
   ts = await startApiServer();
   efs = efsClient(ts);
   fsA = (await efs.send(new CreateFileSystemCommand({ CreationToken: token('mt-a') }))).FileSystemId!;
+  const ec2 = new EC2Client({ endpoint: ts.apiEndpoint, region: REGION, credentials: TEST_KEYS, maxAttempts: 1 });
+  const group = async (name: string) => {
+    const GroupId = (await ec2.send(new CreateSecurityGroupCommand({ GroupName: name, Description: name }))).GroupId!;
+    await ec2.send(new AuthorizeSecurityGroupIngressCommand({ GroupId, IpPermissions: [{ IpProtocol: 'tcp', FromPort: 2049, ToPort: 2049, IpRanges: [{ CidrIp: '127.0.0.0/8' }] }] }));
+    return GroupId;
+  };
+  sg0 = await group('mt-sg0');
+  sgPair = [await group('mt-sg1'), await group('mt-sg2')];
+  ec2.destroy();
 });
 afterEach(async () => {
   await closeAll(clients);
@@ -96,7 +111,7 @@ describe('the default file system', () => {
 describe('CreateMountTarget', () => {
   it('answers with a creating mount target that then describes as available, and listens on its address', async () => {
     expect(await tcpProbe('127.0.0.5', ts.port)).toBe('refused');
-    mtA = await createMt({ IpAddress: '127.0.0.5', SecurityGroups: ['sg-0123456789abcdef0'] });
+    mtA = await createMt({ IpAddress: '127.0.0.5', SecurityGroups: [sg0] });
     expect(mtA.$metadata.httpStatusCode).toBe(200);
     expect(mtA).toMatchObject({ FileSystemId: fsA, SubnetId: SUBNET_A, IpAddress: '127.0.0.5', LifeCycleState: 'creating', OwnerId: ACCOUNT });
     expect(mtA.MountTargetId).toMatch(MT_ID);
@@ -298,8 +313,8 @@ describe('DescribeMountTargets', () => {
 describe('mount target security groups', () => {
   it('Describe returns the groups given at creation; Modify replaces the whole set (204)', async () => {
     const sgs = (await efs.send(new DescribeMountTargetSecurityGroupsCommand({ MountTargetId: mtA.MountTargetId }))).SecurityGroups;
-    expect(sgs).toEqual(['sg-0123456789abcdef0']);
-    const two = ['sg-0aaaaaaaaaaaaaaaa', 'sg-0bbbbbbbbbbbbbbbb'];
+    expect(sgs).toEqual([sg0]);
+    const two = [...sgPair].sort();
     const out = await efs.send(new ModifyMountTargetSecurityGroupsCommand({ MountTargetId: mtA.MountTargetId, SecurityGroups: two }));
     expect(out.$metadata.httpStatusCode).toBe(204);
     expect((await efs.send(new DescribeMountTargetSecurityGroupsCommand({ MountTargetId: mtA.MountTargetId }))).SecurityGroups!.sort()).toEqual(two);

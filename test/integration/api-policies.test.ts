@@ -49,10 +49,12 @@ import {
 } from '@aws-sdk/client-efs';
 import * as N from '../../src/xdr/gen/nfs4.js';
 import type { NfsClient } from '../../src/client/nfs-client.js';
+import { defaultSecurityGroupFor } from '../../src/model/types.js';
 import {
   ACCOUNT,
   NO_AP,
   NO_FS,
+  REGION,
   SUBNET_A,
   apArn,
   caFileOf,
@@ -564,7 +566,7 @@ describe('persistence', () => {
         Tags: [{ Key: 'Name', Value: 'durable ap' }],
       }),
     );
-    const mt = await efs.send(new CreateMountTargetCommand({ FileSystemId: id, SubnetId: SUBNET_A, IpAddress: '127.0.0.22', SecurityGroups: ['sg-0123456789abcdef9'] }));
+    const mt = await efs.send(new CreateMountTargetCommand({ FileSystemId: id, SubnetId: SUBNET_A, IpAddress: '127.0.0.22', SecurityGroups: [defaultSecurityGroupFor(ACCOUNT, REGION)] }));
     // the second file system: open, with data written through its mount target
     const open = await newFs();
     await efs.send(new CreateMountTargetCommand({ FileSystemId: open.FileSystemId, SubnetId: SUBNET_A, IpAddress: '127.0.0.23' }));

@@ -60,3 +60,62 @@ describe('HTTPS on the API port', () => {
     expect(res.status).toBe(200);
   });
 });
+
+describe('aws:SecureTransport for API calls', () => {
+  // a user whose policy allows describing only over TLS (AWS's documented "deny insecure transport" pattern)
+  const TLS_ONLY = { accessKeyId: 'AKIDTLSONLY00000001', secretAccessKey: 'tls-only-secret' };
+  const TLS_ONLY_ARN = 'arn:aws:iam::000000000000:user/tls-only';
+  let guarded: ApiTestServer;
+
+  beforeAll(async () => {
+    guarded = await startApiServer({
+      credentials: new Map([
+        [
+          TLS_ONLY.accessKeyId,
+          {
+            ...TLS_ONLY,
+            principalArn: TLS_ONLY_ARN,
+            accountId: '000000000000',
+            identityPolicies: [
+              {
+                Version: '2012-10-17',
+                Statement: [
+                  { Effect: 'Allow', Action: 'elasticfilesystem:DescribeFileSystems', Resource: '*' },
+                  { Effect: 'Deny', Action: '*', Resource: '*', Condition: { Bool: { 'aws:SecureTransport': 'false' } } },
+                ],
+              },
+            ],
+          },
+        ],
+      ]),
+    });
+  });
+  afterAll(async () => {
+    await guarded?.cleanup();
+  });
+
+  test('over HTTP the explicit deny applies (AccessDeniedException); over HTTPS the call is allowed', async () => {
+    const plain = new EFSClient({ endpoint: guarded.apiEndpoint, region: REGION, credentials: TLS_ONLY, maxAttempts: 1 });
+    const err = await plain.send(new DescribeFileSystemsCommand({})).then(
+      () => undefined,
+      (e: Error & { $metadata?: { httpStatusCode?: number } }) => e,
+    );
+    expect(err?.name).toBe('AccessDeniedException');
+    expect(err?.$metadata?.httpStatusCode).toBe(403);
+    expect(err?.message).toBe(
+      `User: ${TLS_ONLY_ARN} is not authorized to perform: elasticfilesystem:DescribeFileSystems on resource: * with an explicit deny in an identity-based policy`,
+    );
+    const ca2 = readFileSync(path.join(guarded.dataDir, 'tls', 'ca.pem'), 'utf8');
+    const secure = new EFSClient({
+      endpoint: guarded.apiEndpoint.replace(/^http:/, 'https:'),
+      region: REGION,
+      credentials: TLS_ONLY,
+      maxAttempts: 1,
+      requestHandler: new NodeHttpHandler({ httpsAgent: new https.Agent({ ca: ca2 }) }),
+    });
+    const out = await secure.send(new DescribeFileSystemsCommand({}));
+    expect(out.FileSystems?.map((f) => f.FileSystemId)).toEqual([guarded.fileSystemId]);
+    plain.destroy();
+    secure.destroy();
+  });
+});

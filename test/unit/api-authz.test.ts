@@ -1,8 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { accessDeniedMessage, apiResourceArn, authorizeApiCall, type ApiAuthzInput } from '../../src/policy/api-authz.js';
-import { parseIdentityPolicy } from '../../src/policy/iam.js';
 import { ALL_OPERATIONS } from '../../src/api/http.js';
-import type { PolicyDocument } from '../../src/model/types.js';
+import { parseIdentityPolicy, type PolicyDocument } from '../../src/model/policy-document.js';
 
 // IAM for management API calls: identity policies only, explicit Deny wins, Allow needed.
 
@@ -103,7 +102,7 @@ describe('authorizeApiCall', () => {
     expect(decide('CreateFileSystem', '*', cond({ StringEquals: { 'aws:PrincipalAccount': '444455556666' } })).allowed).toBe(false);
     expect(decide('CreateFileSystem', '*', cond({ DateLessThan: { 'aws:CurrentTime': '2027-01-01T00:00:00Z' } })).allowed).toBe(true);
     expect(decide('CreateFileSystem', '*', cond({ DateGreaterThan: { 'aws:CurrentTime': '2027-01-01T00:00:00Z' } })).allowed).toBe(false);
-    // tag and Encrypted keys are not in the request context (yet): absent
+    // tag and Encrypted keys not given (`keys`) are absent; test/unit/api-conditions.test.ts has them present
     expect(decide('CreateFileSystem', '*', cond({ Bool: { 'elasticfilesystem:Encrypted': 'true' } })).allowed).toBe(false);
     expect(decide('CreateFileSystem', '*', cond({ StringEquals: { 'aws:RequestTag/team': 'a' } })).allowed).toBe(false);
     expect(decide('CreateFileSystem', '*', cond({ StringEqualsIfExists: { 'aws:RequestTag/team': 'a' } })).allowed).toBe(true);

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { authorizeConnection, effectiveIdentity, type Grant } from '../../src/policy/authorizer.js';
 import { ANON_ID } from '../../src/protocol/efs-limits.js';
-import { DEFAULT_OPTIONS, type AccessPoint, type FileSystem, type PolicyDocument } from '../../src/model/types.js';
+import { DEFAULT_OPTIONS, type AccessPoint, type FileSystem } from '../../src/model/types.js';
+import type { PolicyDocument } from '../../src/model/policy-document.js';
 import type { PeerIdentity } from '../../src/transport/front.js';
 
 const FS_ID = 'fs-0123456789abcdef0';

@@ -1,19 +1,13 @@
 import { describe, expect, it } from 'vitest';
+import { arnMatch, authorizeClient, evaluate, globMatch, putFileSystemPolicy, wouldLockOut, type RequestPrincipal } from '../../src/policy/iam.js';
 import {
   PolicyError,
-  arnMatch,
-  authorizeClient,
-  evaluate,
-  globMatch,
   normaliseFileSystemPolicy,
   parseConditionOperator,
   parseIdentityPolicy,
-  putFileSystemPolicy,
   serialisePolicy,
-  wouldLockOut,
-  type RequestPrincipal,
-} from '../../src/policy/iam.js';
-import type { PolicyDocument } from '../../src/model/types.js';
+  type PolicyDocument,
+} from '../../src/model/policy-document.js';
 
 const FS = 'arn:aws:elasticfilesystem:us-east-1:111122223333:file-system/fs-0123456789abcdef0';
 const AP_A = 'arn:aws:elasticfilesystem:us-east-1:111122223333:access-point/fsap-0aaaaaaaaaaaaaaaa';

@@ -12,6 +12,7 @@ export const createAccessPoint: ApiOperation = {
   status: 200,
   readOnly: false,
   resource: [{ from: 'body', member: 'FileSystemId', kind: 'file-system' }],
+  requestKeys: { tags: 'Tags', creates: 'access-point' },
   async handler(cp, req) {
     const b = bodyInput(req);
     const clientToken = b.string('ClientToken', { required: true, min: 1, max: 64 });

@@ -35,6 +35,7 @@ export const createFileSystem: ApiOperation = {
   status: 201,
   readOnly: false,
   resource: NO_RESOURCE,
+  requestKeys: { tags: 'Tags', encrypted: 'Encrypted', creates: 'file-system' },
   async handler(cp, req) {
     const b = bodyInput(req);
     const token = b.string('CreationToken', { required: true, min: 1, max: 64 });

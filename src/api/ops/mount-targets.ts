@@ -12,6 +12,7 @@ import {
   defaultSecurityGroupFor,
   newMountTarget,
   newMountTargetId,
+  vpcIdFor,
   type MountTarget,
 } from '../../model/types.js';
 import { ApiError, badRequest } from '../errors.js';
@@ -24,12 +25,16 @@ const IP_ADDRESS_TYPES = ['IPV4_ONLY', 'IPV6_ONLY', 'DUAL_STACK'] as const;
 /** Addresses tried, in order, for a mount target created without IpAddress. */
 const AUTO_V4 = Array.from({ length: 253 }, (_, i) => `127.0.0.${i + 2}`);
 
-function checkSecurityGroups(groups: string[]): void {
+/** The groups must exist (aws ec2 create-security-group, or the config) and be in the mount target's VPC; at most five. */
+function checkSecurityGroups(cp: ControlPlane, groups: string[], vpcId: string): void {
   if (groups.length > MAX_SECURITY_GROUPS) {
     throw new ApiError('SecurityGroupLimitExceeded', `A mount target can have at most ${MAX_SECURITY_GROUPS} security groups; got ${groups.length}.`);
   }
-  for (const g of groups) {
-    if (!SECURITY_GROUP_ID_RE.test(g)) throw new ApiError('SecurityGroupNotFound', `Security group '${g}' does not exist (expected sg- and 8 to 40 hex digits).`);
+  for (const id of groups) {
+    if (!SECURITY_GROUP_ID_RE.test(id)) throw new ApiError('SecurityGroupNotFound', `Security group '${id}' does not exist (expected sg- and 8 to 40 hex digits).`);
+    const g = cp.model.securityGroups.get(id);
+    if (!g) throw new ApiError('SecurityGroupNotFound', `Security group '${id}' does not exist in VPC '${vpcId}'.`);
+    if (g.vpcId !== vpcId) throw new ApiError('SecurityGroupNotFound', `Security group '${id}' is in VPC '${g.vpcId}', not in the mount target's VPC '${vpcId}'.`);
   }
 }
 
@@ -81,8 +86,8 @@ export const createMountTarget: ApiOperation = {
       requireAvailable(fs);
       if (!SUBNET_ID_RE.test(subnetId)) throw new ApiError('SubnetNotFound', `Subnet '${subnetId}' does not exist (expected subnet- and 8 to 40 hex digits).`);
       const { region, accountId } = cp.model;
-      const securityGroups = groups && groups.length > 0 ? [...groups] : [defaultSecurityGroupFor(accountId, region)];
-      checkSecurityGroups(securityGroups);
+      const securityGroups = groups && groups.length > 0 ? [...new Set(groups)] : [defaultSecurityGroupFor(accountId, region)];
+      checkSecurityGroups(cp, securityGroups, vpcIdFor(accountId, region));
       const zone = availabilityZoneOf(cp.model, subnetId);
       if (fs.availabilityZoneName !== undefined && fs.availabilityZoneName !== zone.name) {
         throw new ApiError(
@@ -235,8 +240,9 @@ export const modifyMountTargetSecurityGroups: ApiOperation = {
     return cp.exclusive(async () => {
       const mt = findMountTarget(cp, req.labels.MountTargetId!);
       if (mt.lifeCycleState !== 'available') throw new ApiError('IncorrectMountTargetState', `Mount target '${mt.mountTargetId}' is ${mt.lifeCycleState}, not available.`);
-      checkSecurityGroups(groups);
-      mt.securityGroups = groups.length > 0 ? [...groups] : [defaultSecurityGroupFor(cp.model.accountId, cp.model.region)];
+      const securityGroups = groups.length > 0 ? [...new Set(groups)] : [defaultSecurityGroupFor(cp.model.accountId, cp.model.region)];
+      checkSecurityGroups(cp, securityGroups, mt.vpcId);
+      mt.securityGroups = securityGroups;
       await cp.save();
       return undefined;
     });

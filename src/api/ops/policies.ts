@@ -4,7 +4,8 @@
  * (not available locally: answered with the errors AWS gives when there is
  * none, and a ValidationException on create).
  */
-import { putFileSystemPolicy, serialisePolicy } from '../../policy/iam.js';
+import { serialisePolicy } from '../../model/policy-document.js';
+import { putFileSystemPolicy } from '../../policy/iam.js';
 import { ApiError, badRequest } from '../errors.js';
 import { bodyInput, queryInput, type ApiOperation, FS_LABEL, NO_RESOURCE } from '../operation.js';
 import { findFileSystem, requireAvailable } from '../wire.js';

@@ -36,6 +36,7 @@ export const tagResource: ApiOperation = {
   status: 200,
   readOnly: false,
   resource: BY_RESOURCE_ID,
+  requestKeys: { tags: 'Tags' },
   async handler(cp, req) {
     const b = bodyInput(req);
     b.list('Tags', { required: true, min: 1 });
@@ -54,6 +55,7 @@ export const untagResource: ApiOperation = {
   status: 200,
   readOnly: false,
   resource: BY_RESOURCE_ID,
+  requestKeys: { tagKeys: { from: 'query', member: 'tagKeys' } },
   async handler(cp, req) {
     const keys = req.query.get('tagKeys') ?? [];
     if (keys.length < 1 || keys.length > 50) throw badRequest('tagKeys must name 1 to 50 tag keys.');
@@ -88,6 +90,7 @@ export const createTags: ApiOperation = {
   status: 204,
   readOnly: false,
   resource: FS_LABEL,
+  requestKeys: { tags: 'Tags' },
   async handler(cp, req) {
     const b = bodyInput(req);
     b.list('Tags', { required: true });
@@ -106,6 +109,7 @@ export const deleteTags: ApiOperation = {
   status: 204,
   readOnly: false,
   resource: FS_LABEL,
+  requestKeys: { tagKeys: { from: 'body', member: 'TagKeys' } },
   async handler(cp, req) {
     const keys = bodyInput(req).stringList('TagKeys', { required: true, min: 1, max: 50 })!;
     return cp.exclusive(async () => {
