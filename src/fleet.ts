@@ -178,6 +178,7 @@ export class Fleet implements ControlPlaneEffects {
   /** Addresses a mount target listens on, with their port. */
   private endpoints(mt: MountTarget): { host: string; port: number }[] {
     const port = mt.port ?? this.port;
+    if (mt.listenAddress !== undefined) return [{ host: mt.listenAddress, port }];
     return [mt.ipAddress, ...(mt.ipv6Address !== undefined ? [mt.ipv6Address] : [])].map((host) => ({ host, port }));
   }
 
@@ -222,6 +223,26 @@ export class Fleet implements ControlPlaneEffects {
       () => this.o.log.info({ fileSystemId: id }, 'file system data removed'),
       (err: unknown) => this.o.log.error({ err, fileSystemId: id, trash }, 'could not remove a deleted file system\'s data; remove the folder by hand'),
     );
+  }
+
+  async emptyFileSystemData(fs: FileSystem): Promise<number> {
+    const { store } = await this.host(fs.fileSystemId);
+    // through the store, so its index, caches and open files stay consistent with the disk
+    const emptyDir = async (dirIno: number): Promise<number> => {
+      let removed = 0;
+      for (;;) {
+        const page = await store.readdir(dirIno, 0, 1024);
+        if (page.entries.length === 0) return removed;
+        for (const e of page.entries) {
+          if (e.stat.kind === 'dir') removed += await emptyDir(e.stat.ino);
+          await store.remove(dirIno, e.name);
+          removed++;
+        }
+      }
+    };
+    const removed = await emptyDir(store.rootIno);
+    this.o.log.info({ fileSystemId: fs.fileSystemId, removed }, 'file system emptied (reset)');
+    return removed;
   }
 
   async openMountTarget(mt: MountTarget): Promise<void> {

@@ -1,95 +1,95 @@
+#!/usr/bin/env node
+/**
+ * The command: options from flags and LOCALEFS_* variables (src/cli/options.ts),
+ * a readable summary and log lines on a terminal or pino JSON lines otherwise,
+ * then serve until SIGTERM/SIGINT.
+ */
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import pino from 'pino';
-import { startServer } from './server.js';
 import { ConfigError, loadConfig, loadCredentials } from './model/config.js';
 import { SavedModelError } from './model/persist.js';
-
-/** Default port of the management API (`--api-port`). */
-const DEFAULT_API_PORT = 8049;
-
-const USAGE = `Usage: npm start -- [--data DIR] [--port PORT] [--host ADDR] [--lease-seconds N] [--config FILE] [--credentials FILE]
-                      [--api-port PORT] [--api-host ADDR] [--log-level LEVEL]
-
-Serves EFS-style file systems over NFSv4.1 and NFSv4.0, and the EFS management
-API (aws efs ... --endpoint-url http://127.0.0.1:8049).
-  --data DIR          where the file system lives (default ./data)
-  --port PORT         NFS port (default 2049)
-  --host ADDR         address to listen on (default 127.0.0.1)
-  --lease-seconds N   NFSv4 lease time (default 90)
-  --config FILE       file system policy, access points, mount targets, credentials (docs/config.md)
-  --credentials FILE  access keys for IAM mounts and API calls (docs/config.md);
-                      without it the API accepts any signature
-  --api-port PORT     management API port (default 8049; 0 picks a free one)
-  --api-host ADDR     management API address (default 127.0.0.1)
-  --log-level LEVEL   pino level: fatal, error, warn, info, debug, trace (default info)`;
+import { OptionError, parseOptions, usage, type CliOptions } from './cli/options.js';
+import { prettyDestination } from './cli/pretty.js';
+import { startupSummary } from './cli/summary.js';
+import { startLocalEfs, type LocalEfs } from './index.js';
+import { LOCALEFS_VERSION } from './version.js';
 
 function fail(message: string): never {
-  process.stderr.write(`localefs: ${message}\n\n${USAGE}\n`);
+  process.stderr.write(`localefs: ${message}\n\n${usage()}\n`);
   process.exit(2);
 }
 
-function intOption(value: string | undefined, name: string, fallback: number, min: number, max: number): number {
-  if (value === undefined) return fallback;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < min || n > max) fail(`${name} must be an integer from ${min} to ${max}, got "${value}"`);
-  return n;
-}
-
 async function main(): Promise<void> {
-  let values;
+  let o: CliOptions;
   try {
-    ({ values } = parseArgs({
-      options: {
-        data: { type: 'string' },
-        port: { type: 'string' },
-        host: { type: 'string' },
-        'lease-seconds': { type: 'string' },
-        config: { type: 'string' },
-        credentials: { type: 'string' },
-        'api-port': { type: 'string' },
-        'api-host': { type: 'string' },
-        'log-level': { type: 'string' },
-        help: { type: 'boolean' },
-      },
-      strict: true,
-    }));
+    o = parseOptions(process.argv.slice(2), process.env);
   } catch (err) {
-    fail((err as Error).message);
+    if (err instanceof OptionError) fail(err.message);
+    throw err;
   }
-  if (values.help) {
-    process.stdout.write(USAGE + '\n');
+  if (o.help) {
+    process.stdout.write(usage() + '\n');
     return;
   }
-  const log = pino({ level: values['log-level'] ?? 'info', base: { svc: 'localefs' } });
-  const dataDir = path.resolve(values.data ?? 'data');
-  const port = intOption(values.port, '--port', 2049, 0, 65535);
-  const leaseSeconds = intOption(values['lease-seconds'], '--lease-seconds', 90, 5, 3600);
-  const host = values.host ?? '127.0.0.1';
-  const api = { host: values['api-host'] ?? '127.0.0.1', port: intOption(values['api-port'], '--api-port', DEFAULT_API_PORT, 0, 65535) };
-  let server;
+  const pretty = (o.logFormat ?? (process.stdout.isTTY ? 'pretty' : 'json')) === 'pretty';
+  const log = pretty
+    ? pino({ level: o.logLevel, base: { svc: 'localefs' } }, prettyDestination(process.stderr))
+    : pino({ level: o.logLevel, base: { svc: 'localefs' } });
+  const dataDir = o.data !== undefined ? path.resolve(o.data) : o.ephemeral ? undefined : path.resolve('data');
+  let efs: LocalEfs;
   try {
-    const config = values.config ? await loadConfig(values.config) : undefined;
-    const credentials = values.credentials ? await loadCredentials(values.credentials) : undefined;
-    server = await startServer({ dataDir, host, port, leaseSeconds, log, api, ...(config ? { config } : {}), ...(credentials ? { credentials } : {}) });
+    const config = o.config ? await loadConfig(o.config) : undefined;
+    const credentials = o.credentials ? await loadCredentials(o.credentials) : undefined;
+    efs = await startLocalEfs({
+      ...(dataDir !== undefined ? { dataDir } : {}),
+      ephemeral: o.ephemeral,
+      host: o.host,
+      port: o.port,
+      apiHost: o.apiHost,
+      apiPort: o.apiPort,
+      leaseSeconds: o.leaseSeconds,
+      enableReset: o.enableReset,
+      logger: log,
+      ...(config ? { config } : {}),
+      ...(credentials ? { credentials } : {}),
+    });
   } catch (err) {
     const e = err as NodeJS.ErrnoException & { apiListen?: boolean };
-    if (e.apiListen && e.code === 'EADDRINUSE') log.fatal(`API port ${api.port} on ${api.host} is in use: pass --api-port`);
-    else if (e.apiListen) log.fatal({ err }, `cannot serve the API on ${api.host}:${api.port}: pass --api-host / --api-port`);
-    else if (e.code === 'EADDRINUSE') log.fatal(`port ${port} on ${host} is in use: stop the other NFS server or pass --port`);
-    else if (e.code === 'EACCES') log.fatal(`not allowed to listen on ${host}:${port}: use a port above 1023 or run as root`);
+    if (e.apiListen && e.code === 'EADDRINUSE') log.fatal(`API port ${o.apiPort} on ${o.apiHost} is in use: pass --api-port (LOCALEFS_API_PORT)`);
+    else if (e.apiListen) log.fatal({ err }, `cannot serve the API on ${o.apiHost}:${o.apiPort}: pass --api-host / --api-port`);
+    else if (e.code === 'EADDRINUSE') log.fatal(`port ${o.port} on ${o.host} is in use: stop the other NFS server or pass --port (LOCALEFS_PORT)`);
+    else if (e.code === 'EACCES' && e.syscall === 'listen') log.fatal(`not allowed to listen on ${o.host}:${o.port}: use a port above 1023 or run as root`);
+    else if (e.code === 'EACCES' || e.code === 'EROFS') log.fatal(`cannot write the data directory (${e.path ?? dataDir}): ${e.code}; give the user localefs runs as (uid ${process.getuid?.()}) write access, e.g. chown the volume`);
     else if (err instanceof ConfigError || err instanceof SavedModelError) log.fatal(err.message);
     else log.fatal({ err }, 'could not start');
+    log.flush?.();
     process.exit(1);
   }
   log.info(
-    { fileSystemId: server.fileSystemId, host: server.host, port: server.port, apiEndpoint: server.apiEndpoint, dataDir, leaseSeconds, caFile: server.caFile },
+    { fileSystemId: efs.fileSystemId, host: efs.nfsHost, port: efs.nfsPort, apiEndpoint: efs.apiEndpoint, dataDir: efs.dataDir, ephemeral: efs.ephemeral, leaseSeconds: o.leaseSeconds, caFile: efs.caFile },
     'localefs ready',
   );
+  if (pretty) {
+    process.stdout.write(
+      '\n' +
+        startupSummary({
+          version: LOCALEFS_VERSION,
+          fileSystemId: efs.fileSystemId,
+          dataDir: efs.dataDir,
+          ephemeral: efs.ephemeral,
+          nfsHost: efs.nfsHost,
+          nfsPort: efs.nfsPort,
+          ...(efs.apiEndpoint ? { apiEndpoint: efs.apiEndpoint } : {}),
+          caFile: efs.caFile,
+          region: efs.region,
+        }) +
+        '\n',
+    );
+  }
   const stop = (signal: string) => {
     log.info({ signal }, 'stopping');
-    server
-      .close()
+    efs
+      .stop()
       .then(() => process.exit(0))
       .catch((err: unknown) => {
         log.error({ err }, 'error while stopping');

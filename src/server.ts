@@ -6,6 +6,7 @@
  * mount targets.
  */
 import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import type http from 'node:http';
 import { mkdir } from 'node:fs/promises';
@@ -41,6 +42,8 @@ export interface ServerOptions {
   credentials?: Map<string, Credential>;
   /** Serve the EFS management API here (`--api-host`, `--api-port`); port 0 picks a free one. */
   api?: { host: string; port: number };
+  /** Allow POST /_localefs/reset (`--enable-reset`). */
+  enableReset?: boolean;
 }
 
 export interface RunningServer {
@@ -60,10 +63,28 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
+const isWildcard = (host: string): boolean => host === '0.0.0.0' || host === '::';
+
+/**
+ * The address a wildcard listener reports as its mount target's IpAddress: the machine's
+ * first external IPv4 address (a container's address on its network, what a compose file
+ * fixes), else loopback. 0.0.0.0 is no address a client or DescribeMountTargets can use.
+ */
+export function advertisedAddress(host: string): string {
+  if (!isWildcard(host)) return host;
+  const v6 = host === '::';
+  for (const addrs of Object.values(os.networkInterfaces())) {
+    for (const a of addrs ?? []) if (!a.internal && a.family === 'IPv4') return a.address;
+  }
+  return v6 ? '::1' : '127.0.0.1';
+}
+
 /** The default file system's mount target on --host (its id is stable across restarts). */
 function defaultMountTarget(model: Model, fileSystemId: string, host: string): MountTarget {
   const mountTargetId = derivedId('fsmt', `${fileSystemId}/default`);
-  return newMountTarget(model, { mountTargetId, fileSystemId, ipAddress: host, allowedCidrs: ['0.0.0.0/0', '::/0'] });
+  const mt = newMountTarget(model, { mountTargetId, fileSystemId, ipAddress: advertisedAddress(host), allowedCidrs: ['0.0.0.0/0', '::/0'] });
+  if (isWildcard(host)) mt.listenAddress = host;
+  return mt;
 }
 
 export async function startServer(opts: ServerOptions): Promise<RunningServer> {
@@ -102,7 +123,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const declaresDefaultTargets = config.mountTargets.some((d) => (d.fileSystemId ?? defaultFsId) === defaultFsId);
   if (!declaresDefaultTargets) {
     const mt = defaultMountTarget(model, defaultFsId, opts.host);
-    const taken = [...model.mountTargets.values()].find((m) => m.mountTargetId !== mt.mountTargetId && (m.ipAddress === opts.host || m.ipv6Address === opts.host));
+    const taken = [...model.mountTargets.values()].find((m) => m.mountTargetId !== mt.mountTargetId && (m.ipAddress === mt.ipAddress || m.ipv6Address === mt.ipAddress || m.ipAddress === opts.host));
     if (taken) log.warn({ mountTargetId: taken.mountTargetId, host: opts.host }, 'another mount target has the --host address; the default file system gets no mount target there');
     else {
       model.mountTargets.set(mt.mountTargetId, mt);
@@ -152,7 +173,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   let apiEndpoint: string | undefined;
   if (opts.api) {
     const cp = new ControlPlane({ model, stateFile, savedText, effects: fleet, log: log.child({ part: 'api' }) });
-    api = createApiServer({ cp, credentials: model.credentials, log, health: { model, defaultFileSystemId: defaultFsId, listening: () => fleet.listening() } });
+    api = createApiServer({ cp, credentials: model.credentials, log, health: { model, defaultFileSystemId: defaultFsId, listening: () => fleet.listening() }, ...(opts.enableReset ? { enableReset: true } : {}) });
     // HTTP and HTTPS on the one port (src/api/listener.ts)
     const server = createApiListener({ http: api, tls: { cert: tlsFiles.cert, key: tlsFiles.key }, log: log.child({ part: 'api' }) });
     apiListener = server;

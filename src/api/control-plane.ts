@@ -24,6 +24,8 @@ export interface ControlPlaneEffects {
   openMountTarget(mt: MountTarget): Promise<void>;
   /** Stop serving a mount target and drop its connections. */
   closeMountTarget(mt: MountTarget): Promise<void>;
+  /** Remove every file and directory of a file system (its root stays); returns how many objects went. */
+  emptyFileSystemData(fs: FileSystem): Promise<number>;
   /** Metered size of a file system (bytes) and when it was measured (epoch seconds). */
   meteredSize(fs: FileSystem): { value: number; timestamp: number };
 }

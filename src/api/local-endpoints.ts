@@ -7,6 +7,8 @@
 import type http from 'node:http';
 import { LOCALEFS_VERSION } from '../version.js';
 import type { Model } from '../model/types.js';
+import type { ControlPlane } from './control-plane.js';
+import { resetToDefault } from './reset.js';
 
 export const LOCAL_PREFIX = '/_localefs';
 
@@ -53,8 +55,37 @@ function send(res: http.ServerResponse, status: number, body: unknown): void {
   res.end(payload);
 }
 
+/** POST /_localefs/reset: allowed only when the operator enabled it and no credentials are configured. */
+export interface ResetSource {
+  cp: ControlPlane;
+  defaultFileSystemId: string;
+  enabled: boolean;
+  /** With credentials the API is meant to be guarded: an unsigned wipe would bypass IAM. */
+  credentialsConfigured: boolean;
+}
+
+async function reset(res: http.ServerResponse, src: ResetSource | undefined): Promise<void> {
+  if (!src?.enabled) {
+    send(res, 403, { error: 'ResetDisabled', message: 'Reset is off: start localefs with --enable-reset (LOCALEFS_ENABLE_RESET=1) to allow POST /_localefs/reset.' });
+    return;
+  }
+  if (src.credentialsConfigured) {
+    send(res, 403, { error: 'ResetDisabled', message: 'Reset is refused while --credentials is set: it would wipe every file system without a signature.' });
+    return;
+  }
+  const summary = await resetToDefault(src.cp, src.defaultFileSystemId);
+  src.cp.log.warn({ ...summary }, 'reset: back to a single empty default file system');
+  send(res, 200, { status: 'reset', defaultFileSystemId: src.defaultFileSystemId, ...summary });
+}
+
 /** Answers a /_localefs/ request; false when the path is not one of ours. */
-export function handleLocalEndpoint(req: http.IncomingMessage, res: http.ServerResponse, rawPath: string, health: HealthSource | undefined): boolean {
+export function handleLocalEndpoint(
+  req: http.IncomingMessage,
+  res: http.ServerResponse,
+  rawPath: string,
+  health: HealthSource | undefined,
+  resetSource?: ResetSource,
+): boolean {
   if (rawPath !== LOCAL_PREFIX && !rawPath.startsWith(`${LOCAL_PREFIX}/`)) return false;
   const method = req.method ?? 'GET';
   req.resume(); // no body is read from these endpoints
@@ -71,6 +102,17 @@ export function handleLocalEndpoint(req: http.IncomingMessage, res: http.ServerR
     send(res, report.status === 'healthy' ? 200 : 503, report);
     return true;
   }
-  send(res, 404, { error: 'NotFound', message: `No localefs endpoint at ${rawPath}; there is ${LOCAL_PREFIX}/health.` });
+  if (rawPath === `${LOCAL_PREFIX}/reset`) {
+    if (method !== 'POST') {
+      send(res, 405, { error: 'MethodNotAllowed', message: `${method} is not allowed on ${rawPath}; use POST.` });
+      return true;
+    }
+    reset(res, resetSource).catch((err: unknown) => {
+      resetSource?.cp.log.error({ err }, 'reset failed');
+      if (!res.headersSent) send(res, 500, { error: 'ResetFailed', message: `Reset failed: ${(err as Error).message}. The server log has details.` });
+    });
+    return true;
+  }
+  send(res, 404, { error: 'NotFound', message: `No localefs endpoint at ${rawPath}; there are ${LOCAL_PREFIX}/health and ${LOCAL_PREFIX}/reset.` });
   return true;
 }

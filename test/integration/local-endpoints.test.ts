@@ -48,6 +48,6 @@ describe('GET /_localefs/health', () => {
     expect(((await post.json()) as { error: string }).error).toBe('MethodNotAllowed');
     const other = await fetch(`${ts.apiEndpoint}/_localefs/nothing-here`);
     expect(other.status).toBe(404);
-    expect(((await other.json()) as { message: string }).message).toBe('No localefs endpoint at /_localefs/nothing-here; there is /_localefs/health.');
+    expect(((await other.json()) as { message: string }).message).toBe('No localefs endpoint at /_localefs/nothing-here; there are /_localefs/health and /_localefs/reset.');
   });
 });

@@ -20,6 +20,7 @@ const effects: ControlPlaneEffects = {
   createFileSystemData: async () => undefined,
   markFileSystemDeleting: async () => undefined,
   removeFileSystemData: async () => undefined,
+  emptyFileSystemData: async () => 0,
   openMountTarget: async () => undefined,
   closeMountTarget: async () => undefined,
   meteredSize: () => ({ value: 6144, timestamp: 0 }),
