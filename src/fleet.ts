@@ -265,7 +265,8 @@ export class Fleet implements ControlPlaneEffects {
           tls: this.o.tls,
           allow,
           verify: {
-            regions: [model.region],
+            // IAM mounts sign for the file system's region (the API makes file systems in any)
+            regions: [model.fileSystems.get(mt.fileSystemId)?.region ?? model.region],
             defaultAccount: model.accountId,
             ...(credentials.size ? { credentials: (key: string) => credentials.get(key) } : {}),
           },

@@ -25,6 +25,7 @@ import { ensureTlsMaterial } from './transport/ca.js';
 import { Fleet, loadIdentity } from './fleet.js';
 import { ControlPlane } from './api/control-plane.js';
 import { createApiServer } from './api/http.js';
+import { AWS_REGIONS } from './protocol/aws-regions.js';
 import { createApiListener, type ApiListener } from './api/listener.js';
 import { adoptUnknownSecurityGroups } from './model/security-groups.js';
 import type { ConnectionTableStats } from './rpc/connection-table.js';
@@ -133,7 +134,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
 
   const tlsFiles = await ensureTlsMaterial({
     dir: path.join(opts.dataDir, 'tls'),
-    regions: [model.region],
+    regions: [...new Set([model.region, ...AWS_REGIONS])],
     // the *.efs.<region> wildcard covers every other file system, also those the API makes later;
     // naming them all would re-issue the certificate at each start after a CreateFileSystem
     fileSystemIds: [defaultFsId],

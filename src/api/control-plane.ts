@@ -77,6 +77,21 @@ export class ControlPlane {
     this.fileSystemLimit = o.fileSystemLimit ?? 1_000;
   }
 
+  /**
+   * The region a request acts in: the one its signature is scoped to, as on AWS
+   * (and as LocalStack and moto answer). Resources belong to the region they
+   * were made in; the config's (and the default file system's) is model.region.
+   */
+  get region(): string {
+    return this.model.region;
+  }
+
+  /** This control plane as seen by a request signed for `region` (same model, queue and saves). */
+  inRegion(region: string): ControlPlane {
+    if (region === this.model.region) return this;
+    return Object.create(this, { region: { value: region, enumerable: true } }) as ControlPlane;
+  }
+
   /** Epoch seconds (fractional, as the API's timestamps). */
   now(): number {
     return this.clock();

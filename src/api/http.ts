@@ -146,13 +146,14 @@ export function createApiServer(o: ApiServerOptions): http.Server {
   const ec2 = createEc2Handler({ cp, credentials: o.credentials, log: o.log });
 
   /** IAM for the call (identity policies of the caller, the operation's condition keys); throws AccessDeniedException. */
-  function authorize(op: ApiOperation, apiReq: ApiRequest, identityPolicies: Credential['identityPolicies'], sourceIp: string, secureTransport: boolean): void {
+  function authorize(region: string, op: ApiOperation, apiReq: ApiRequest, identityPolicies: Credential['identityPolicies'], sourceIp: string, secureTransport: boolean): void {
     const d = authorizeOperation(op, apiReq, {
       enforce: lookup !== undefined,
       callerArn: apiReq.caller.arn,
       callerAccountId: apiReq.caller.accountId,
       ...(identityPolicies ? { identityPolicies } : {}),
       model: cp.model,
+      region,
       sourceIp,
       secureTransport,
       nowMs: Date.now(),
@@ -177,6 +178,7 @@ export function createApiServer(o: ApiServerOptions): http.Server {
     const labels = typeof found === 'object' ? found.labels : {};
     let body: unknown;
     let caller: Caller | undefined;
+    let region = cp.model.region;
     let accessKeyId: string | undefined;
     let status = 500;
     let result: Record<string, unknown> | undefined;
@@ -189,7 +191,9 @@ export function createApiServer(o: ApiServerOptions): http.Server {
         if (err instanceof BodyTooLarge) throw new ApiError('RequestEntityTooLarge', `The request body is larger than ${MAX_BODY_BYTES} bytes.`);
         throw err;
       }
-      const info = verifyRequest({ method, rawUrl, headers: req.headers, body: raw }, lookup ? { lookup, region: cp.model.region } : {});
+      // any region: the request acts in the one its signature is scoped to (ControlPlane.inRegion)
+      const info = verifyRequest({ method, rawUrl, headers: req.headers, body: raw }, lookup ? { lookup } : {});
+      region = info.region;
       accessKeyId = info.accessKeyId;
       const cred = o.credentials.get(info.accessKeyId);
       const arn = cred ? cred.principalArn : `arn:aws:iam::${cp.model.accountId}:root`;
@@ -207,8 +211,8 @@ export function createApiServer(o: ApiServerOptions): http.Server {
       }
       const apiReq: ApiRequest = { labels, query, body, caller };
       // the API port answers HTTPS too (listener.ts): a TLS socket is aws:SecureTransport
-      authorize(op, apiReq, cred?.identityPolicies, req.socket.remoteAddress ?? '', (req.socket as TLSSocket).encrypted === true);
-      result = await op.handler(cp, apiReq);
+      authorize(region, op, apiReq, cred?.identityPolicies, req.socket.remoteAddress ?? '', (req.socket as TLSSocket).encrypted === true);
+      result = await op.handler(cp.inRegion(region), apiReq);
       status = op.status;
     } catch (err) {
       error = toApiError(err, o.log, op?.name);
@@ -233,7 +237,7 @@ export function createApiServer(o: ApiServerOptions): http.Server {
         eventTime: new Date().toISOString(),
         eventSource: 'elasticfilesystem.amazonaws.com',
         eventName: op?.name ?? 'Unknown',
-        awsRegion: cp.model.region,
+        awsRegion: region,
         sourceIPAddress: req.socket.remoteAddress ?? '',
         userAgent: req.headers['user-agent'] ?? '',
         requestParameters: requestParameters(labels, query, body),

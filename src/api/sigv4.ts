@@ -8,6 +8,7 @@ import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import { deriveSigningKey, EFS_SIGV4_SERVICE, type CredentialEntry } from '../transport/sigv4.js';
 import { ApiError } from './errors.js';
+import { REGION_RE } from '../model/types.js';
 
 export interface SignedRequest {
   method: string;
@@ -93,10 +94,8 @@ export function canonicalRequest(req: SignedRequest, signedHeaders: string[]): s
 }
 
 export interface VerifyOptions {
-  /** Known credentials; undefined = accept any well-formed signature (from any region). */
+  /** Known credentials; undefined = accept any well-formed signature. Every region is served. */
   lookup?: (accessKeyId: string) => CredentialEntry | undefined;
-  /** The region served: with credentials, a signature scoped to another one is refused. */
-  region?: string;
   /** The signing name the request must be scoped to (default EFS's, `elasticfilesystem`). */
   service?: string;
   now?: () => number;
@@ -123,10 +122,10 @@ export function verifyRequest(req: SignedRequest, opts: VerifyOptions): Signatur
   if (typeof declared === 'string' && declared !== createHash('sha256').update(req.body).digest('hex')) {
     throw new ApiError('SignatureDoesNotMatch', "The provided 'x-amz-content-sha256' header does not match the SHA-256 of the request body.");
   }
-  if (!opts.lookup) return info;
-  if (opts.region !== undefined && info.region !== opts.region) {
-    throw new ApiError('InvalidSignatureException', `Credential should be scoped to a valid region: this endpoint serves '${opts.region}', not '${info.region}'.`);
+  if (!REGION_RE.test(info.region)) {
+    throw new ApiError('InvalidSignatureException', `Credential should be scoped to a valid region, not '${info.region}'.`);
   }
+  if (!opts.lookup) return info;
   const cred = opts.lookup(info.accessKeyId);
   if (!cred) throw new ApiError('UnrecognizedClientException', 'The security token included in the request is invalid.');
   const scope = `${info.date}/${info.region}/${info.service}/aws4_request`;

@@ -80,17 +80,22 @@ export function describeMountTarget(mt: MountTarget, state = mt.lifeCycleState):
   };
 }
 
-/** An ARN names a resource of this region and account only; a bare id always does. */
+/** An ARN names a resource of the request's region and the account only; a bare id always does. */
 function ours(cp: ControlPlane, idOrArn: string): boolean {
   const arn = parseEfsArn(idOrArn);
-  return !arn || (arn.region === cp.model.region && arn.accountId === cp.model.accountId);
+  return !arn || (arn.region === cp.region && arn.accountId === cp.model.accountId);
+}
+
+/** Whether a file system is in the request's region (resources of other regions are not found, as on AWS). */
+export function inRegion(cp: ControlPlane, fs: FileSystem | undefined): fs is FileSystem {
+  return fs !== undefined && fs.region === cp.region;
 }
 
 /** The file system named by an id or ARN, or FileSystemNotFound. */
 export function findFileSystem(cp: ControlPlane, idOrArn: string): FileSystem {
   const id = ours(cp, idOrArn) ? fileSystemIdFrom(idOrArn) : undefined;
   const fs = id === undefined ? undefined : cp.model.fileSystems.get(id);
-  if (!fs) throw fileSystemNotFound(idOrArn);
+  if (!inRegion(cp, fs)) throw fileSystemNotFound(idOrArn);
   return fs;
 }
 
@@ -104,13 +109,13 @@ export function requireAvailable(fs: FileSystem): void {
 export function findAccessPoint(cp: ControlPlane, idOrArn: string): AccessPoint {
   const id = ours(cp, idOrArn) ? accessPointIdFrom(idOrArn) : undefined;
   const ap = id === undefined ? undefined : cp.model.accessPoints.get(id);
-  if (!ap) throw accessPointNotFound(idOrArn);
+  if (!ap || !inRegion(cp, cp.model.fileSystems.get(ap.fileSystemId))) throw accessPointNotFound(idOrArn);
   return ap;
 }
 
 export function findMountTarget(cp: ControlPlane, id: string): MountTarget {
   const mt = cp.model.mountTargets.get(id);
-  if (!mt) throw mountTargetNotFound(id);
+  if (!mt || !inRegion(cp, cp.model.fileSystems.get(mt.fileSystemId))) throw mountTargetNotFound(id);
   return mt;
 }
 

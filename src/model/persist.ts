@@ -124,7 +124,10 @@ export function mergeSaved(model: Model, saved: SavedModel | undefined, config: 
   for (const fs of saved.fileSystems) {
     const declared = declaredFs.get(fs.fileSystemId);
     const fromConfig = model.fileSystems.get(fs.fileSystemId);
-    const merged: FileSystem = { ...fs, region, ownerId: accountId, arn: fileSystemArn(region, accountId, fs.fileSystemId) };
+    // a file system made through the API stays in the region it was made in; what the config
+    // declares (the default one too) is in the config's region
+    const fsRegion = fromConfig || !fs.region ? region : fs.region;
+    const merged: FileSystem = { ...fs, region: fsRegion, ownerId: accountId, arn: fileSystemArn(fsRegion, accountId, fs.fileSystemId) };
     if (fromConfig && declared) {
       if (declared.policyText !== undefined) merged.policy = fromConfig.policy;
       if (declared.tags.length > 0 || declared.name !== undefined) {
@@ -140,14 +143,16 @@ export function mergeSaved(model: Model, saved: SavedModel | undefined, config: 
   const configAps = new Set(model.accessPoints.keys());
   for (const ap of saved.accessPoints) {
     if (configAps.has(ap.accessPointId) || !model.fileSystems.has(ap.fileSystemId)) continue;
-    model.accessPoints.set(ap.accessPointId, { ...ap, ownerId: accountId, arn: accessPointArn(region, accountId, ap.accessPointId) });
+    const apRegion = model.fileSystems.get(ap.fileSystemId)?.region ?? region;
+    model.accessPoints.set(ap.accessPointId, { ...ap, ownerId: accountId, arn: accessPointArn(apRegion, accountId, ap.accessPointId) });
   }
   const remap = mergeSavedSecurityGroups(model, saved.securityGroups ?? [], config);
   const configMts = new Set(model.mountTargets.keys());
   for (const mt of saved.mountTargets) {
     if (configMts.has(mt.mountTargetId) || !model.fileSystems.has(mt.fileSystemId)) continue;
     const securityGroups = [...new Set(mt.securityGroups.map((g) => remap.get(g) ?? g))];
-    model.mountTargets.set(mt.mountTargetId, { ...mt, ownerId: accountId, vpcId: vpcIdFor(accountId, region), securityGroups });
+    const mtRegion = model.fileSystems.get(mt.fileSystemId)?.region ?? region;
+    model.mountTargets.set(mt.mountTargetId, { ...mt, ownerId: accountId, vpcId: vpcIdFor(accountId, mtRegion), securityGroups });
   }
   for (const [subnet, index] of saved.subnets) if (!model.subnets.has(subnet)) model.subnets.set(subnet, index);
 }
@@ -167,12 +172,14 @@ function mergeSavedSecurityGroups(model: Model, saved: SecurityGroup[], config: 
   const configByName = new Map([...model.securityGroups.values()].map((g) => [g.groupName, g.groupId]));
   const remap = new Map<string, string>();
   for (const sg of saved) {
-    const base: SecurityGroup = { ...sg, ownerId: accountId, vpcId };
+    // groups made through the API in another region stay in that region's VPC
+    const ours = sg.vpcId === vpcId || declared.has(sg.groupId) || model.securityGroups.has(sg.groupId);
+    const base: SecurityGroup = { ...sg, ownerId: accountId, vpcId: ours ? vpcId : sg.vpcId };
     const decl = declared.get(sg.groupId);
     if (decl) model.securityGroups.set(sg.groupId, securityGroupFromDecl(decl, base, accountId, region));
     else if (model.securityGroups.has(sg.groupId)) model.securityGroups.set(sg.groupId, base);
     else {
-      const sameName = configByName.get(sg.groupName);
+      const sameName = ours ? configByName.get(sg.groupName) : undefined;
       if (sameName !== undefined) remap.set(sg.groupId, sameName);
       else model.securityGroups.set(sg.groupId, base);
     }

@@ -197,8 +197,10 @@ export interface ApiCallEnv {
   callerArn: string;
   callerAccountId: string;
   identityPolicies?: PolicyDocument[];
-  /** The server's model: its region and account, and the tags of the resource a call acts on. */
+  /** The server's model: its account, and the tags of the resource a call acts on. */
   model: Pick<Model, 'region' | 'accountId' | 'fileSystems' | 'accessPoints'>;
+  /** The region the request is signed for (its resources' ARNs); default the model's. */
+  region?: string;
   sourceIp: string;
   /** The API was reached over TLS (aws:SecureTransport). */
   secureTransport: boolean;
@@ -221,7 +223,8 @@ export type OperationDecision =
  * cannot, as no id is known before the create.
  */
 export function authorizeOperation(op: AuthorizedOperation, req: ApiCallRequest, env: ApiCallEnv): OperationDecision {
-  const { region, accountId } = env.model;
+  const region = env.region ?? env.model.region;
+  const { accountId } = env.model;
   const base = {
     enforce: env.enforce,
     callerArn: env.callerArn,

@@ -53,9 +53,13 @@ describe('API SigV4 verification', () => {
     expect(codeOf(() => verifyRequest({ ...query, rawUrl: '/2015-02-01/file-systems?MaxItems=2' }, { lookup }))).toBe('SignatureDoesNotMatch');
     const s3 = await signed({ method: 'GET', path: '/2015-02-01/file-systems', service: 's3' });
     expect(codeOf(() => verifyRequest(s3, { lookup }))).toBe('InvalidSignatureException');
+    // every region is served (the request acts in the region of its scope); a scope that is no region is refused
     const elsewhere = await signed({ method: 'GET', path: '/2015-02-01/file-systems', region: 'eu-west-1' });
-    expect(codeOf(() => verifyRequest(elsewhere, { lookup, region: 'us-east-1' }))).toBe('InvalidSignatureException');
-    expect(codeOf(() => verifyRequest(elsewhere, { lookup, region: 'eu-west-1' }))).toBe('ok');
+    expect(codeOf(() => verifyRequest(elsewhere, { lookup }))).toBe('ok');
+    expect(verifyRequest(elsewhere, { lookup }).region).toBe('eu-west-1');
+    const nowhere = await signed({ method: 'GET', path: '/2015-02-01/file-systems', region: 'moon' });
+    expect(codeOf(() => verifyRequest(nowhere, { lookup }))).toBe('InvalidSignatureException');
+    expect(codeOf(() => verifyRequest(nowhere, {}))).toBe('InvalidSignatureException');
   });
 
   it('without credentials accepts any well-formed signature, still checks the form and the clock', async () => {

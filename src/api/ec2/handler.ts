@@ -8,11 +8,13 @@
  */
 import type http from 'node:http';
 import { randomUUID } from 'node:crypto';
+import type { TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
 import type { Credential } from '../../model/types.js';
 import { ApiError } from '../errors.js';
 import type { Caller, ControlPlane } from '../control-plane.js';
 import { verifyRequest } from '../sigv4.js';
+import { ensureDefaultSecurityGroup } from '../../model/security-groups.js';
 import { accessDeniedMessage, authorizeApiCall } from '../../policy/api-authz.js';
 import { Ec2Error } from './errors.js';
 import { Ec2Input, FormNode, parseForm } from './query.js';
@@ -90,9 +92,9 @@ export function createEc2Handler(o: Ec2HandlerOptions): Ec2Handler {
   const ops = new Map(EC2_OPERATIONS.map((op) => [op.action, op]));
 
   /** IAM: ec2:<Action> on the group's ARN (or `*`), from the caller's identity policies; UnauthorizedOperation otherwise. */
-  function authorize(op: Ec2Operation, input: Ec2Input, caller: Caller, cred: Credential | undefined, sourceIp: string): void {
+  function authorize(rcp: ControlPlane, op: Ec2Operation, input: Ec2Input, caller: Caller, cred: Credential | undefined, sourceIp: string, secureTransport: boolean): void {
     const action = `ec2:${op.action}`;
-    const resourceArn = op.resource(cp, input);
+    const resourceArn = op.resource(rcp, input);
     const d = authorizeApiCall({
       enforce: lookup !== undefined,
       callerArn: caller.arn,
@@ -102,7 +104,7 @@ export function createEc2Handler(o: Ec2HandlerOptions): Ec2Handler {
       action,
       resourceArn,
       sourceIp,
-      secureTransport: false,
+      secureTransport,
       nowMs: Date.now(),
     });
     if (d.allowed) return;
@@ -116,6 +118,7 @@ export function createEc2Handler(o: Ec2HandlerOptions): Ec2Handler {
     const method = req.method ?? 'GET';
     const sourceIp = req.socket.remoteAddress ?? '';
     let caller: Caller | undefined;
+    let region = cp.model.region;
     let accessKeyId: string | undefined;
     let params: FormNode | undefined;
     let op: Ec2Operation | undefined;
@@ -132,8 +135,9 @@ export function createEc2Handler(o: Ec2HandlerOptions): Ec2Handler {
       }
       let cred: Credential | undefined;
       try {
-        const info = verifyRequest({ method, rawUrl, headers: req.headers, body: raw }, { ...(lookup ? { lookup, region: cp.model.region } : {}), service: EC2_SIGV4_SERVICE });
+        const info = verifyRequest({ method, rawUrl, headers: req.headers, body: raw }, { ...(lookup ? { lookup } : {}), service: EC2_SIGV4_SERVICE });
         accessKeyId = info.accessKeyId;
+        region = info.region;
         cred = o.credentials.get(info.accessKeyId);
       } catch (err) {
         if (err instanceof ApiError) throw authError(err);
@@ -149,9 +153,12 @@ export function createEc2Handler(o: Ec2HandlerOptions): Ec2Handler {
       if (action === undefined || action === '') throw new Ec2Error('MissingAction', 'The request must contain the parameter Action');
       op = ops.get(action);
       if (!op) throw new Ec2Error('InvalidAction', `The action ${action} is not valid for this web service.`);
-      authorize(op, input, caller, cred, sourceIp);
+      // the region the request is signed for: its VPC and groups (its default group made on first use)
+      const rcp = cp.inRegion(region);
+      ensureDefaultSecurityGroup({ accountId: cp.model.accountId, region, securityGroups: cp.model.securityGroups });
+      authorize(rcp, op, input, caller, cred, sourceIp, (req.socket as TLSSocket).encrypted === true);
       if (input.bool('DryRun') === true) throw new Ec2Error('DryRunOperation', 'Request would have succeeded, but DryRun flag is set.', 412);
-      result = await op.handler(cp, input);
+      result = await op.handler(rcp, input);
     } catch (err) {
       if (err instanceof Ec2Error) error = err;
       else {
@@ -178,7 +185,7 @@ export function createEc2Handler(o: Ec2HandlerOptions): Ec2Handler {
         eventTime: new Date().toISOString(),
         eventSource: 'ec2.amazonaws.com',
         eventName: op?.action ?? action ?? 'Unknown',
-        awsRegion: cp.model.region,
+        awsRegion: region,
         sourceIPAddress: sourceIp,
         userAgent: req.headers['user-agent'] ?? '',
         requestParameters: requestParameters(params),

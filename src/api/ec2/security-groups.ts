@@ -46,13 +46,14 @@ export const MAX_GROUPS_PER_VPC = 2500;
 export const MAX_RULES_PER_GROUP = 60;
 const MAX_TAGS = 50;
 
-const vpcOf = (cp: ControlPlane): string => vpcIdFor(cp.model.accountId, cp.model.region);
+const vpcOf = (cp: ControlPlane): string => vpcIdFor(cp.model.accountId, cp.region);
 
 /** A group by id (malformed: InvalidGroupId.Malformed; unknown: InvalidGroup.NotFound). */
 export function groupById(cp: ControlPlane, id: string): SecurityGroup {
   if (!SECURITY_GROUP_ID_RE.test(id)) throw malformedGroupId(id);
   const g = cp.model.securityGroups.get(id);
-  if (!g) throw groupNotFound(id);
+  // a group of another region's VPC is not found from this one, as on AWS
+  if (!g || g.vpcId !== vpcOf(cp)) throw groupNotFound(id);
   return g;
 }
 
@@ -453,7 +454,7 @@ export const createSecurityGroup: Ec2Operation = {
         return: true,
         groupId,
         tagSet: tags.length > 0 ? tagSet(tags) : undefined,
-        securityGroupArn: securityGroupArn(cp.model.region, g.ownerId, groupId),
+        securityGroupArn: securityGroupArn(cp.region, g.ownerId, groupId),
       };
     });
   },
@@ -489,7 +490,7 @@ export const describeSecurityGroups: Ec2Operation = {
         picked.set(g.groupId, g);
       }
       groups = [...picked.values()];
-    } else groups = [...cp.model.securityGroups.values()];
+    } else groups = [...cp.model.securityGroups.values()].filter((g) => g.vpcId === vpcOf(cp));
     for (const f of filters) if (!isFilterName(f.name)) throw invalidParameterValue(`The filter '${f.name}' is invalid`);
     groups = groups.filter((g) => filters.every((f) => filterValues(cp, g, f.name).some((v) => f.patterns.some((p) => wildcardMatch(p, v)))));
     groups.sort((a, b) => (a.groupId < b.groupId ? -1 : a.groupId > b.groupId ? 1 : 0));
@@ -508,7 +509,7 @@ export const describeSecurityGroups: Ec2Operation = {
       groups = groups.slice(0, maxResults);
       token = Buffer.from(JSON.stringify({ after: groups[groups.length - 1]!.groupId })).toString('base64url');
     }
-    return { securityGroupInfo: groups.map((g) => describeGroup(g, cp.model.region)), nextToken: token };
+    return { securityGroupInfo: groups.map((g) => describeGroup(g, cp.region)), nextToken: token };
   },
 };
 
@@ -531,7 +532,7 @@ export const authorizeSecurityGroupIngress: Ec2Operation = {
       const added = asked.map(({ rule }) => ({ ruleId: newSecurityGroupRuleId(), ...rule }));
       g.ingress.push(...added);
       await cp.save();
-      return { return: true, securityGroupRuleSet: added.map((r) => describeRule(g, r, false, cp.model.region)) };
+      return { return: true, securityGroupRuleSet: added.map((r) => describeRule(g, r, false, cp.region)) };
     });
   },
 };
@@ -586,7 +587,7 @@ export const deleteSecurityGroup: Ec2Operation = {
   async handler(cp, input) {
     return cp.exclusive(async () => {
       const g = targetGroup(cp, input);
-      if (g.groupId === defaultSecurityGroupFor(cp.model.accountId, cp.model.region)) {
+      if (g.groupId === defaultSecurityGroupFor(cp.model.accountId, cp.region)) {
         throw new Ec2Error('CannotDelete', `the specified group: "${g.groupId}" name: "${g.groupName}" cannot be deleted by a user`);
       }
       const dependent = securityGroupDependent(cp.model, g.groupId);

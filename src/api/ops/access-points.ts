@@ -3,7 +3,7 @@ import { accessPointArn, nameTag, newAccessPointId, type AccessPoint } from '../
 import { validateAccessPointFields, validateTags } from '../../model/validate.js';
 import { ApiError, badRequest } from '../errors.js';
 import { bodyInput, queryInput, type ApiOperation } from '../operation.js';
-import { describeAccessPoint, findAccessPoint, findFileSystem, page, requireAvailable } from '../wire.js';
+import { describeAccessPoint, findAccessPoint, findFileSystem, inRegion, page, requireAvailable } from '../wire.js';
 
 export const createAccessPoint: ApiOperation = {
   name: 'CreateAccessPoint',
@@ -34,7 +34,8 @@ export const createAccessPoint: ApiOperation = {
       if (count >= cp.accessPointLimit) {
         throw new ApiError('AccessPointLimitExceeded', `File system '${fs.fileSystemId}' already has the maximum of ${cp.accessPointLimit} access points.`);
       }
-      const { region, accountId } = cp.model;
+      const { region } = cp;
+      const { accountId } = cp.model;
       const id = newAccessPointId();
       const ap: AccessPoint = {
         accessPointId: id,
@@ -74,7 +75,7 @@ export const describeAccessPoints: ApiOperation = {
     const apRef = q.string('AccessPointId', { max: 128 });
     const fsRef = q.string('FileSystemId', { max: 128 });
     if (apRef !== undefined && fsRef !== undefined) throw badRequest('Give either AccessPointId or FileSystemId, not both.');
-    let list = [...cp.model.accessPoints.values()];
+    let list = [...cp.model.accessPoints.values()].filter((ap) => inRegion(cp, cp.model.fileSystems.get(ap.fileSystemId)));
     if (apRef !== undefined) list = [findAccessPoint(cp, apRef)];
     if (fsRef !== undefined) {
       const fs = findFileSystem(cp, fsRef);

@@ -5,7 +5,7 @@ import { validateTags } from '../../model/validate.js';
 import { ApiError, badRequest } from '../errors.js';
 import { bodyInput, queryInput, type ApiOperation, FS_LABEL, NO_RESOURCE } from '../operation.js';
 import type { ControlPlane } from '../control-plane.js';
-import { describeFileSystem, findFileSystem, page, requireAvailable } from '../wire.js';
+import { describeFileSystem, findFileSystem, inRegion, page, requireAvailable } from '../wire.js';
 
 const PERFORMANCE_MODES = ['generalPurpose', 'maxIO'] as const;
 const THROUGHPUT_MODES = ['bursting', 'provisioned', 'elastic'] as const;
@@ -22,7 +22,8 @@ function defaultKmsKey(region: string, accountId: string): string {
 
 function checkTokenFree(cp: ControlPlane, token: string): void {
   for (const fs of cp.model.fileSystems.values()) {
-    if (fs.creationToken === token) {
+    // creation tokens are unique per account and region
+    if (fs.creationToken === token && inRegion(cp, fs)) {
       throw new ApiError('FileSystemAlreadyExists', `File system with creation token '${token}' already exists: ${fs.fileSystemId}.`, { FileSystemId: fs.fileSystemId });
     }
   }
@@ -47,7 +48,8 @@ export const createFileSystem: ApiOperation = {
     const zone = b.string('AvailabilityZoneName', { min: 1, max: 64 });
     const backup = b.bool('Backup');
     const tags = validateTags(b.raw('Tags'), { style: 'api' });
-    const { region, accountId } = cp.model;
+    const { region } = cp;
+    const { accountId } = cp.model;
     if (kmsKeyId !== undefined && !encrypted) throw badRequest('KmsKeyId can only be given with Encrypted set to true.');
     if (throughputMode === 'provisioned' && mibps === undefined) throw badRequest('ProvisionedThroughputInMibps is required when ThroughputMode is provisioned.');
     if (throughputMode !== 'provisioned' && mibps !== undefined) throw badRequest('ProvisionedThroughputInMibps can only be given when ThroughputMode is provisioned.');
@@ -58,8 +60,9 @@ export const createFileSystem: ApiOperation = {
     }
     return cp.exclusive(async () => {
       checkTokenFree(cp, token);
-      if (cp.model.fileSystems.size >= cp.fileSystemLimit) {
-        throw new ApiError('FileSystemLimitExceeded', `The account has reached the limit of ${cp.fileSystemLimit} file systems.`);
+      // EFS's quota is per account and region
+      if ([...cp.model.fileSystems.values()].filter((f) => inRegion(cp, f)).length >= cp.fileSystemLimit) {
+        throw new ApiError('FileSystemLimitExceeded', `The account has reached the limit of ${cp.fileSystemLimit} file systems in ${cp.region}.`);
       }
       const id = newFileSystemId();
       const fs: FileSystem = {
@@ -109,7 +112,7 @@ export const describeFileSystems: ApiOperation = {
     const token = q.string('CreationToken', { min: 1, max: 64 });
     const id = q.string('FileSystemId', { max: 128 });
     if (token !== undefined && id !== undefined) throw badRequest('Give either CreationToken or FileSystemId, not both.');
-    let list = [...cp.model.fileSystems.values()];
+    let list = [...cp.model.fileSystems.values()].filter((fs) => inRegion(cp, fs));
     if (id !== undefined) list = [findFileSystem(cp, id)];
     if (token !== undefined) list = list.filter((fs) => fs.creationToken === token);
     const p = page(list, maxItems, marker, `fs:${id ?? ''}:${token ?? ''}`);

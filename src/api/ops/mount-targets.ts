@@ -15,6 +15,7 @@ import {
   vpcIdFor,
   type MountTarget,
 } from '../../model/types.js';
+import { ensureDefaultSecurityGroup } from '../../model/security-groups.js';
 import { ApiError, badRequest } from '../errors.js';
 import { bodyInput, queryInput, type ApiOperation, NO_RESOURCE } from '../operation.js';
 import type { ControlPlane } from '../control-plane.js';
@@ -85,10 +86,14 @@ export const createMountTarget: ApiOperation = {
       const fs = findFileSystem(cp, fsRef);
       requireAvailable(fs);
       if (!SUBNET_ID_RE.test(subnetId)) throw new ApiError('SubnetNotFound', `Subnet '${subnetId}' does not exist (expected subnet- and 8 to 40 hex digits).`);
-      const { region, accountId } = cp.model;
+      const { region } = cp;
+      const { accountId } = cp.model;
+      // the request's region: its VPC, its default group, its zone names
+      const network = { region, accountId, subnets: cp.model.subnets };
+      ensureDefaultSecurityGroup({ ...network, securityGroups: cp.model.securityGroups });
       const securityGroups = groups && groups.length > 0 ? [...new Set(groups)] : [defaultSecurityGroupFor(accountId, region)];
       checkSecurityGroups(cp, securityGroups, vpcIdFor(accountId, region));
-      const zone = availabilityZoneOf(cp.model, subnetId);
+      const zone = availabilityZoneOf(network, subnetId);
       if (fs.availabilityZoneName !== undefined && fs.availabilityZoneName !== zone.name) {
         throw new ApiError(
           'AvailabilityZonesMismatch',
@@ -106,7 +111,7 @@ export const createMountTarget: ApiOperation = {
       }
       const id = newMountTargetId();
       // the address is filled in below, once one is bound
-      const base = newMountTarget(cp.model, {
+      const base = newMountTarget(network, {
         mountTargetId: id,
         fileSystemId: fs.fileSystemId,
         ipAddress: '',
@@ -240,7 +245,7 @@ export const modifyMountTargetSecurityGroups: ApiOperation = {
     return cp.exclusive(async () => {
       const mt = findMountTarget(cp, req.labels.MountTargetId!);
       if (mt.lifeCycleState !== 'available') throw new ApiError('IncorrectMountTargetState', `Mount target '${mt.mountTargetId}' is ${mt.lifeCycleState}, not available.`);
-      const securityGroups = groups.length > 0 ? [...new Set(groups)] : [defaultSecurityGroupFor(cp.model.accountId, cp.model.region)];
+      const securityGroups = groups.length > 0 ? [...new Set(groups)] : [defaultSecurityGroupFor(cp.model.accountId, cp.region)];
       checkSecurityGroups(cp, securityGroups, mt.vpcId);
       mt.securityGroups = securityGroups;
       await cp.save();
