@@ -208,6 +208,7 @@ export async function ensureTlsMaterial(opts: TlsMaterialOptions): Promise<TlsMa
   const haveCa = await exists(caFile);
   const haveCaKey = await exists(caKeyFile);
   if (!haveCa && !haveCaKey) {
+    opts.log?.info({ caFile }, 'first start: creating a local TLS CA and server certificate (RSA keys, a second or two)');
     const ca = makeCa(now);
     await writeFileAtomic(caKeyFile, ca.keyPem, 0o600);
     await writeFileAtomic(caFile, ca.certPem, 0o644);
@@ -265,7 +266,7 @@ export async function ensureTlsMaterial(opts: TlsMaterialOptions): Promise<TlsMa
     certPem = s.certPem;
     keyPem = s.keyPem;
     created.server = true;
-    opts.log?.info({ certFile, names, reason: why }, 'issued TLS server certificate');
+    opts.log?.info({ certFile, names: names.length, reason: why }, 'issued TLS server certificate (localhost, 127.0.0.1, ::1 and *.efs.<region>.amazonaws.com for every region)');
   }
   return { caFile, certFile, keyFile, ca: caPem, cert: certPem!, key: keyPem!, names, created };
 }

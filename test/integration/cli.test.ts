@@ -5,15 +5,17 @@
  */
 import { afterAll, describe, expect, test } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DescribeAccessPointsCommand, EFSClient } from '@aws-sdk/client-efs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const TSX = path.join(ROOT, 'node_modules/.bin/tsx');
+// node with tsx's loader, not the tsx wrapper: signals reach the server itself, whose exit code is checked
+const NODE_TSX = [process.execPath, '--import', 'tsx'];
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'localefs-cli-'));
+chmodSync(tmp, 0o755); // the unprivileged run below must reach into it
 const children: ChildProcess[] = [];
 afterAll(() => {
   for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
@@ -29,7 +31,7 @@ interface Run {
 
 /** Starts the command with only `env` (plus PATH/HOME) and resolves once `ready(line)` holds for a line of `stream`. */
 function run(env: Record<string, string>, ready: (line: string) => boolean, stream: 'stdout' | 'stderr' = 'stdout'): Promise<Run> {
-  const child = spawn(TSX, ['src/main.ts'], { cwd: ROOT, env: { PATH: process.env.PATH ?? '', HOME: os.tmpdir(), ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(NODE_TSX[0]!, [...NODE_TSX.slice(1), 'src/main.ts'], { cwd: ROOT, env: { PATH: process.env.PATH ?? '', HOME: os.tmpdir(), ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   children.push(child);
   const r: Run = { child, stdout: [], stderr: [], exited: new Promise((resolve) => child.on('exit', (code) => resolve(code))) };
   return new Promise((resolve, reject) => {
@@ -122,12 +124,33 @@ describe('for a person at a terminal', () => {
   });
 
   test('a bad variable stops the command with a message naming it (exit 2)', async () => {
-    const child = spawn(TSX, ['src/main.ts'], { cwd: ROOT, env: { PATH: process.env.PATH ?? '', LOCALEFS_PORT: 'twenty' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(NODE_TSX[0]!, [...NODE_TSX.slice(1), 'src/main.ts'], { cwd: ROOT, env: { PATH: process.env.PATH ?? '', LOCALEFS_PORT: 'twenty' }, stdio: ['ignore', 'pipe', 'pipe'] });
     let err = '';
     child.stderr.setEncoding('utf8');
     child.stderr.on('data', (c: string) => (err += c));
     const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
     expect(code).toBe(2);
     expect(err.split('\n')[0]).toBe('localefs: LOCALEFS_PORT must be an integer from 0 to 65535, got "twenty"');
+  });
+
+  test('a data directory the user cannot write is named as the cause (not "not allowed to listen")', async () => {
+    // the image's case: a non-root server on a volume owned by root. As an unprivileged uid here (setpriv).
+    const locked = path.join(tmp, 'root-owned');
+    mkdirSync(locked, { mode: 0o755 });
+    const child = spawn('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', ...NODE_TSX, 'src/main.ts'], {
+      cwd: ROOT,
+      env: { PATH: process.env.PATH ?? '', HOME: tmp, LOCALEFS_DATA: path.join(locked, 'data'), LOCALEFS_PORT: '0', LOCALEFS_API_PORT: '0', LOCALEFS_LOG_FORMAT: 'json' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout.setEncoding('utf8');
+    child.stdout.on('data', (c: string) => (out += c));
+    child.stderr.on('data', () => undefined);
+    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    expect(code).toBe(1);
+    const fatal = out.split('\n').filter((l) => l.includes('"level":60')).map((l) => (JSON.parse(l) as { msg: string }).msg);
+    expect(fatal).toEqual([
+      `cannot write the data directory (${path.join(locked, 'data')}): EACCES; give the user localefs runs as (uid 65534) write access, e.g. chown the volume`,
+    ]);
   });
 });
