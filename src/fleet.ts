@@ -7,6 +7,7 @@
  * drives it through ControlPlaneEffects.
  */
 import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { access, mkdir, readFile, readdir, rename, rm } from 'node:fs/promises';
@@ -74,8 +75,15 @@ interface FileSystemHost {
 
 interface MountTargetListener {
   mountTargetId: string;
+  /** Empty for a target served through a wildcard listener (routedByAddress). */
   servers: FrontServer[];
   sockets: Set<net.Socket>;
+}
+
+/** A mount target the wildcard listener serves: connections to its address go to its file system. */
+interface RoutedTarget {
+  mt: MountTarget;
+  host: FileSystemHost;
 }
 
 interface Metered {
@@ -245,17 +253,48 @@ export class Fleet implements ControlPlaneEffects {
     return removed;
   }
 
+  /**
+   * With --host 0.0.0.0 (a container) the default mount target's listener holds the NFS
+   * port on every address, so no other target can bind it: those are served by that
+   * listener instead, by the address the client connected to. (Behind `docker run -p`
+   * every client arrives at the container's address, so they reach the default file
+   * system; inside the container, or with --network host, each address reaches its own.)
+   */
+  private readonly routedByAddress = new Map<string, RoutedTarget>();
+
+  private wildcardHolds(port: number): boolean {
+    for (const l of this.listeners.values()) {
+      const mt = this.o.model.mountTargets.get(l.mountTargetId);
+      if (mt?.listenAddress !== undefined && l.servers.length > 0 && (l.servers[0]!.address() as net.AddressInfo | null)?.port === port) return true;
+    }
+    return false;
+  }
+
+  private async routeThroughWildcard(mt: MountTarget, host: FileSystemHost): Promise<void> {
+    const addresses = [mt.ipAddress, ...(mt.ipv6Address !== undefined ? [mt.ipv6Address] : [])];
+    for (const a of addresses) {
+      if (this.routedByAddress.has(a)) throw Object.assign(new Error(`${a} is already a mount target's address`), { code: 'EADDRINUSE' });
+      if (!isLocalAddress(a)) throw Object.assign(new Error(`${a} is no address of this machine`), { code: 'EADDRNOTAVAIL' });
+    }
+    for (const a of addresses) this.routedByAddress.set(a, { mt, host });
+    this.listeners.set(mt.mountTargetId, { mountTargetId: mt.mountTargetId, servers: [], sockets: new Set() });
+    this.o.log.info({ mountTargetId: mt.mountTargetId, fileSystemId: mt.fileSystemId, addresses }, 'mount target served through the listener on all addresses');
+  }
+
   async openMountTarget(mt: MountTarget): Promise<void> {
     if (this.listeners.has(mt.mountTargetId)) return;
     const host = await this.host(mt.fileSystemId);
+    if (mt.listenAddress === undefined && this.wildcardHolds(mt.port ?? this.port)) return this.routeThroughWildcard(mt, host);
     const entry: MountTargetListener = { mountTargetId: mt.mountTargetId, servers: [], sockets: new Set() };
     const { model } = this.o;
-    const cidrsAllow = cidrAllowList(mt.allowedCidrs);
+    /** The target a connection is for: a routed one by the address it reached, else this one. */
+    const targetFor = (local: string): RoutedTarget => (mt.listenAddress !== undefined ? this.routedByAddress.get(local) : undefined) ?? { mt, host };
     // The mount target's security groups as they are at each connection: a rule changed
     // through the API applies to the next connection, open ones are not cut (as on AWS).
-    const allow = (remote: string): boolean => {
-      if (!cidrsAllow(remote)) return false;
-      const current = model.mountTargets.get(mt.mountTargetId) ?? mt;
+    const allow = (remote: string, local: string): boolean => {
+      const target = targetFor(local).mt;
+      const current = model.mountTargets.get(target.mountTargetId) ?? target;
+      if (!cidrAllowList(current.allowedCidrs)(remote)) return false;
       return securityGroupsAdmit(current.securityGroups, (id) => model.securityGroups.get(id), remote, model.instances).admitted;
     };
     const credentials = model.credentials;
@@ -273,13 +312,15 @@ export class Fleet implements ControlPlaneEffects {
           log: this.o.log.child({ part: 'front' }),
           admit: (remote) => this.connections.admit(remote),
           onConnection: (socket, peer, admission) => {
+            const { mt: target, host: targetHost } = targetFor(peer.localAddress);
+            const sockets = this.listeners.get(target.mountTargetId)?.sockets ?? entry.sockets;
             // The file system as it is now: a policy put through the API applies to the next mount.
-            const fs = model.fileSystems.get(mt.fileSystemId);
+            const fs = model.fileSystems.get(target.fileSystemId);
             if (!fs) {
               socket.destroy();
               return;
             }
-            entry.sockets.add(socket);
+            sockets.add(socket);
             const { grant, audit } = authorizeConnection(peer, fs, model);
             const id = newConnectionId();
             const log = this.o.log.child({ conn: id, peer: `${peer.remoteAddress}:${peer.remotePort}` });
@@ -288,16 +329,16 @@ export class Fleet implements ControlPlaneEffects {
               remoteAddress: peer.remoteAddress,
               remotePort: peer.remotePort,
               grant,
-              jail: grant.accessPoint ? new Jail(grant.accessPoint, grant.exportIndex, host.store, this.audit.child({ conn: id, sourceIPAddress: peer.remoteAddress })) : undefined,
+              jail: grant.accessPoint ? new Jail(grant.accessPoint, grant.exportIndex, targetHost.store, this.audit.child({ conn: id, sourceIPAddress: peer.remoteAddress })) : undefined,
               log,
               // a connection that never carries a call (efs-utils' probe of the TLS port) is no mount
-              onFirstCall: () => this.audit.info({ ...audit, mountTargetId: mt.mountTargetId }, 'mount decision'),
+              onFirstCall: () => this.audit.info({ ...audit, mountTargetId: target.mountTargetId }, 'mount decision'),
             };
-            const conn = new RpcConnection(socket, host.router, ctx);
+            const conn = new RpcConnection(socket, targetHost.router, ctx);
             admission?.attach(conn);
-            log.info({ tls: peer.secure, mountTargetId: mt.mountTargetId }, 'connection open');
+            log.info({ tls: peer.secure, mountTargetId: target.mountTargetId }, 'connection open');
             socket.on('close', () => {
-              entry.sockets.delete(socket);
+              sockets.delete(socket);
               log.info('connection closed');
             });
           },
@@ -325,6 +366,7 @@ export class Fleet implements ControlPlaneEffects {
     const entry = this.listeners.get(mt.mountTargetId);
     if (!entry) return;
     this.listeners.delete(mt.mountTargetId);
+    for (const [a, r] of this.routedByAddress) if (r.mt.mountTargetId === mt.mountTargetId) this.routedByAddress.delete(a);
     await closeListener(entry);
     this.o.log.info({ mountTargetId: mt.mountTargetId }, 'mount target closed');
   }
@@ -433,4 +475,10 @@ async function closeListener(entry: MountTargetListener): Promise<void> {
   for (const l of entry.servers) l.destroyPending();
   for (const s of entry.sockets) s.destroy();
   await Promise.all(closed);
+}
+
+/** Whether this machine has `address` (all of 127.0.0.0/8 is local on Linux). */
+function isLocalAddress(address: string): boolean {
+  if (/^127\./.test(address) || address === '::1') return true;
+  return Object.values(os.networkInterfaces()).some((list) => (list ?? []).some((i) => i.address === address));
 }

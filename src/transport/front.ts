@@ -78,8 +78,8 @@ export interface FrontListenerOptions {
   plain?: boolean;
   /** A connection ready for RPC; `admission` is its place in the connection table (when `admit` is given). */
   onConnection(socket: net.Socket | tls.TLSSocket, peer: PeerIdentity, admission: Admission | undefined): void;
-  /** Source allow-list, checked before anything is read. */
-  allow?(remoteAddress: string): boolean;
+  /** Source allow-list, checked before anything is read (localAddress: where the client connected to). */
+  allow?(remoteAddress: string, localAddress: string): boolean;
   /** Connection caps, checked after the allow-list: undefined refuses the connection. */
   admit?(remoteAddress: string): Admission | undefined;
   verify?: FrontVerifyOptions;
@@ -229,7 +229,7 @@ export function createFrontListener(opts: FrontListenerOptions): FrontServer {
     if (opts.allow) {
       let ok = false;
       try {
-        ok = opts.allow(remote);
+        ok = opts.allow(remote, normaliseAddress(socket.localAddress));
       } catch {
         ok = false;
       }

@@ -129,4 +129,29 @@ describe('--host 0.0.0.0 (a container)', () => {
     }
     efs.destroy();
   });
+
+  test('CreateMountTarget works beside the wildcard listener (as behind docker run -p): its address reaches its own file system', async () => {
+    const e = await start({ host: '0.0.0.0' });
+    const efs = efsClient(e);
+    const { CreateMountTargetCommand, DeleteMountTargetCommand } = await import('@aws-sdk/client-efs');
+    const other = await efs.send(new CreateFileSystemCommand({ CreationToken: 'beside-the-wildcard' }));
+    const mt = await efs.send(new CreateMountTargetCommand({ FileSystemId: other.FileSystemId!, SubnetId: 'subnet-0123456789abcdef0' }));
+    expect(mt.IpAddress).toMatch(/^127\.0\.0\.\d+$/);
+    expect(mt.IpAddress).not.toBe('127.0.0.1');
+    const viaTarget = await NfsClient.connect({ host: mt.IpAddress!, port: e.nfsPort, timeoutMs: 20000 });
+    await viaTarget.writeFile('/in-other.txt', Buffer.from('other'));
+    await viaTarget.disconnect();
+    const viaDefault = await NfsClient.connect({ host: '127.0.0.1', port: e.nfsPort, timeoutMs: 20000 });
+    expect((await viaDefault.readdir('/')).map((d) => d.name)).not.toContain('in-other.txt');
+    await viaDefault.disconnect();
+    expect(existsSync(`${e.dataDir}/file-systems/${other.FileSystemId}/fs/in-other.txt`)).toBe(true);
+    // a second target on the same address is refused as on AWS
+    const again = await efs.send(new CreateMountTargetCommand({ FileSystemId: e.fileSystemId, SubnetId: 'subnet-0123456789abcdef1', IpAddress: mt.IpAddress! })).then(
+      () => 'created',
+      (err: Error) => err.name,
+    );
+    expect(again).toBe('IpAddressInUse');
+    await efs.send(new DeleteMountTargetCommand({ MountTargetId: mt.MountTargetId! }));
+    efs.destroy();
+  });
 });
