@@ -16,6 +16,7 @@ import { accessDeniedMessage, authorizeOperation } from '../policy/api-authz.js'
 import type { Caller, ControlPlane } from './control-plane.js';
 import type { ApiOperation, ApiRequest } from './operation.js';
 import { verifyRequest } from './sigv4.js';
+import { BodyTooLarge, callerType, readBody, userIdentityOf } from './request-common.js';
 import { FILE_SYSTEM_OPS } from './ops/file-systems.js';
 import { ACCESS_POINT_OPS } from './ops/access-points.js';
 import { MOUNT_TARGET_OPS } from './ops/mount-targets.js';
@@ -79,38 +80,6 @@ function parseQuery(rawQuery: string): Map<string, string[]> {
     else out.set(k, [v]);
   }
   return out;
-}
-
-class BodyTooLarge extends Error {}
-
-function readBody(req: http.IncomingMessage): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const declared = Number(req.headers['content-length'] ?? 0);
-    if (declared > MAX_BODY_BYTES) {
-      reject(new BodyTooLarge());
-      return;
-    }
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > MAX_BODY_BYTES) {
-        req.pause();
-        reject(new BodyTooLarge());
-        return;
-      }
-      chunks.push(chunk);
-    });
-    req.on('end', () => resolve(Buffer.concat(chunks)));
-    req.on('error', reject);
-  });
-}
-
-function callerType(arn: string): Caller['type'] {
-  if (/:root$/.test(arn)) return 'Root';
-  if (/:assumed-role\//.test(arn)) return 'AssumedRole';
-  if (/:role\//.test(arn)) return 'Role';
-  return 'IAMUser';
 }
 
 const lowerFirst = (s: string): string => s.charAt(0).toLowerCase() + s.slice(1);
@@ -186,7 +155,7 @@ export function createApiServer(o: ApiServerOptions): http.Server {
     try {
       let raw: Buffer;
       try {
-        raw = await readBody(req);
+        raw = await readBody(req, MAX_BODY_BYTES);
       } catch (err) {
         if (err instanceof BodyTooLarge) throw new ApiError('RequestEntityTooLarge', `The request body is larger than ${MAX_BODY_BYTES} bytes.`);
         throw err;
@@ -231,9 +200,7 @@ export function createApiServer(o: ApiServerOptions): http.Server {
     audit.info(
       {
         eventVersion: '1.08',
-        userIdentity: caller
-          ? { type: caller.type, principalId: caller.accessKeyId, arn: caller.arn, accountId: caller.accountId, accessKeyId: caller.accessKeyId }
-          : { type: 'Unknown', ...(accessKeyId ? { accessKeyId } : {}) },
+        userIdentity: userIdentityOf(caller, accessKeyId),
         eventTime: new Date().toISOString(),
         eventSource: 'elasticfilesystem.amazonaws.com',
         eventName: op?.name ?? 'Unknown',

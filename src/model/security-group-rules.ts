@@ -73,16 +73,8 @@ export function securityGroupDependent(model: Pick<Model, 'securityGroups' | 'mo
 // Config declarations (--config `securityGroups`, `instances`)
 // ---------------------------------------------------------------------------
 
-/** One inbound rule as the config declares it, references already resolved to ids. */
-export interface SecurityGroupRuleDecl {
-  ipProtocol: string;
-  fromPort?: number;
-  toPort?: number;
-  cidrIpv4?: string;
-  cidrIpv6?: string;
-  referencedGroupId?: string;
-  description?: string;
-}
+/** One inbound rule as the config declares it, references already resolved to ids (its id is made when it is applied). */
+export type SecurityGroupRuleDecl = Omit<SecurityGroupRule, 'ruleId'>;
 
 export interface SecurityGroupDecl {
   /** Given, or derived from the name (configSecurityGroupId). */

@@ -18,7 +18,6 @@
 // packages to install.
 
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import {
@@ -42,6 +41,8 @@ import {
   timingSummary,
   type GuestControl,
   type RunningServer,
+  accepts,
+  until as untilReached,
 } from './kclient.js';
 
 const LEASE_SECONDS = 10;
@@ -63,32 +64,8 @@ function serverLogTail(n = 60): string {
   return server ? server.logs.slice(-n).join('\n') : '(no server)';
 }
 
-/** Run `probe` until it returns true, up to `tries` times, half a second apart. */
-async function until(what: string, tries: number, probe: () => Promise<boolean>): Promise<void> {
-  let last: unknown;
-  for (let i = 0; i < tries; i++) {
-    try {
-      if (await probe()) return;
-      last = undefined;
-    } catch (e) {
-      last = e;
-    }
-    await new Promise((r) => setTimeout(r, 500));
-  }
-  throw new Error(`${what}: not reached after ${tries} tries${last ? ` (last error: ${String(last)})` : ''}\n--- server log (tail)\n${serverLogTail()}`);
-}
-
-/** Whether something accepts TCP connections on addr:port. */
-function accepts(addr: string, port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.connect({ host: addr, port });
-    s.once('connect', () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once('error', () => resolve(false));
-  });
-}
+/** kclient's until(), with this file's server log tail in its error. */
+const until = (what: string, tries: number, probe: () => Promise<boolean>): Promise<void> => untilReached(what, tries, probe, () => serverLogTail());
 
 interface DataCheck {
   inFileSystem: string;

@@ -449,3 +449,31 @@ export function checkDurableLine(dataDir: string, line: string): DurableCheck {
   if (notes.length > 0) return { ...base, foundAt: named[0], match: 'mismatch', detail: notes.join('; ') };
   return { ...base, foundAt: '', match: 'missing', detail: `no file in ${dataDir} has ${size} bytes with sha256 ${sha256}` };
 }
+
+/** Run `probe` until it returns true, up to `tries` times, half a second apart; the error carries `context()` (a server log tail). */
+export async function until(what: string, tries: number, probe: () => Promise<boolean>, context: () => string = () => ''): Promise<void> {
+  let last: unknown;
+  for (let i = 0; i < tries; i++) {
+    try {
+      if (await probe()) return;
+      last = undefined;
+    } catch (e) {
+      last = e;
+    }
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  throw new Error(`${what}: not reached after ${tries} tries${last ? ` (last error: ${String(last)})` : ''}\n--- server log (tail)\n${context()}`);
+}
+
+/** Whether something accepts TCP connections on addr:port. */
+export function accepts(addr: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.connect({ host: addr, port });
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', () => resolve(false));
+  });
+}
+

@@ -32,7 +32,6 @@
 
 import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -46,6 +45,8 @@ import {
   timingSummary,
   type GuestControl,
   type RunningServer,
+  accepts,
+  until as untilReached,
 } from './kclient.js';
 
 const AWS = '/usr/bin/aws';
@@ -169,32 +170,8 @@ const EGRESS = [{ IpProtocol: '-1', UserIdGroupPairs: [], IpRanges: [{ CidrIp: '
 
 // ---------------------------------------------------------------- helpers --
 
-/** Run `probe` until it returns true, up to `tries` times, half a second apart. */
-async function until(what: string, tries: number, probe: () => Promise<boolean>): Promise<void> {
-  let last: unknown;
-  for (let i = 0; i < tries; i++) {
-    try {
-      if (await probe()) return;
-      last = undefined;
-    } catch (e) {
-      last = e;
-    }
-    await new Promise((r) => setTimeout(r, 500));
-  }
-  throw new Error(`${what}: not reached after ${tries} tries${last ? ` (last error: ${String(last)})` : ''}\n--- server log (tail)\n${serverLogTail()}`);
-}
-
-/** Whether something accepts TCP connections on addr:port (and keeps them open a moment). */
-function accepts(addr: string, port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.connect({ host: addr, port });
-    s.once('connect', () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once('error', () => resolve(false));
-  });
-}
+/** kclient's until(), with this file's server log tail in its error. */
+const until = (what: string, tries: number, probe: () => Promise<boolean>): Promise<void> => untilReached(what, tries, probe, () => serverLogTail());
 
 /** The server's refusal lines among logs[from, to), with their peers. */
 function refusals(from: number, to: number): string[] {

@@ -14,6 +14,7 @@ import type { Credential } from '../../model/types.js';
 import { ApiError } from '../errors.js';
 import type { Caller, ControlPlane } from '../control-plane.js';
 import { verifyRequest } from '../sigv4.js';
+import { BodyTooLarge, callerType, readBody, userIdentityOf } from '../request-common.js';
 import { ensureDefaultSecurityGroup } from '../../model/security-groups.js';
 import { accessDeniedMessage, authorizeApiCall } from '../../policy/api-authz.js';
 import { Ec2Error } from './errors.js';
@@ -28,37 +29,6 @@ export const EC2_MAX_BODY_BYTES = 256 * 1024;
 
 /** EC2 requests go to the endpoint's root; the EFS API lives under /2015-02-01/. */
 export const isEc2Path = (rawPath: string): boolean => rawPath === '/' || rawPath === '';
-
-class BodyTooLarge extends Error {}
-
-function readBody(req: http.IncomingMessage): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    if (Number(req.headers['content-length'] ?? 0) > EC2_MAX_BODY_BYTES) {
-      reject(new BodyTooLarge());
-      return;
-    }
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > EC2_MAX_BODY_BYTES) {
-        req.pause();
-        reject(new BodyTooLarge());
-        return;
-      }
-      chunks.push(chunk);
-    });
-    req.on('end', () => resolve(Buffer.concat(chunks)));
-    req.on('error', reject);
-  });
-}
-
-function callerType(arn: string): Caller['type'] {
-  if (/:root$/.test(arn)) return 'Root';
-  if (/:assumed-role\//.test(arn)) return 'AssumedRole';
-  if (/:role\//.test(arn)) return 'Role';
-  return 'IAMUser';
-}
 
 /** The EFS signature errors (src/api/sigv4.ts) as EC2 names them; all HTTP 403. */
 function authError(err: ApiError): Ec2Error {
@@ -128,7 +98,7 @@ export function createEc2Handler(o: Ec2HandlerOptions): Ec2Handler {
     try {
       let raw: Buffer;
       try {
-        raw = await readBody(req);
+        raw = await readBody(req, EC2_MAX_BODY_BYTES);
       } catch (err) {
         if (err instanceof BodyTooLarge) throw new Ec2Error('RequestEntityTooLarge', `The request body is larger than ${EC2_MAX_BODY_BYTES} bytes.`, 413);
         throw err;
@@ -179,9 +149,7 @@ export function createEc2Handler(o: Ec2HandlerOptions): Ec2Handler {
     audit.info(
       {
         eventVersion: '1.08',
-        userIdentity: caller
-          ? { type: caller.type, principalId: caller.accessKeyId, arn: caller.arn, accountId: caller.accountId, accessKeyId: caller.accessKeyId }
-          : { type: 'Unknown', ...(accessKeyId ? { accessKeyId } : {}) },
+        userIdentity: userIdentityOf(caller, accessKeyId),
         eventTime: new Date().toISOString(),
         eventSource: 'ec2.amazonaws.com',
         eventName: op?.action ?? action ?? 'Unknown',
