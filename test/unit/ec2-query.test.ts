@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { Ec2Input, parseForm } from '../../src/api/ec2/query.js';
 import { escapeXml, xmlError, xmlResponse } from '../../src/api/ec2/xml.js';
 import { Ec2Error } from '../../src/api/ec2/errors.js';
-import { wildcardMatch } from '../../src/api/ec2/security-groups.js';
+import { wildcardMatch } from '../../src/api/ec2/filters.js';
 
 // EC2's query protocol: the form parser (flattened lists and structures) and
 // the XML writer.
