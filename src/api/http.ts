@@ -16,7 +16,7 @@ import { accessDeniedMessage, authorizeOperation } from '../policy/api-authz.js'
 import type { Caller, ControlPlane } from './control-plane.js';
 import type { ApiOperation, ApiRequest } from './operation.js';
 import { verifyRequest } from './sigv4.js';
-import { BodyTooLarge, callerType, readBody, userIdentityOf } from './request-common.js';
+import { BodyTooLarge, callerType, readBody, auditRecord } from './request-common.js';
 import { FILE_SYSTEM_OPS } from './ops/file-systems.js';
 import { ACCESS_POINT_OPS } from './ops/access-points.js';
 import { MOUNT_TARGET_OPS } from './ops/mount-targets.js';
@@ -198,26 +198,22 @@ export function createApiServer(o: ApiServerOptions): http.Server {
     res.writeHead(status, headers);
     res.end(payload);
     audit.info(
-      {
-        eventVersion: '1.08',
-        userIdentity: userIdentityOf(caller, accessKeyId),
-        eventTime: new Date().toISOString(),
+      auditRecord({
+        caller,
+        accessKeyId,
         eventSource: 'elasticfilesystem.amazonaws.com',
         eventName: op?.name ?? 'Unknown',
-        awsRegion: region,
-        sourceIPAddress: req.socket.remoteAddress ?? '',
+        region,
+        sourceIp: req.socket.remoteAddress ?? '',
         userAgent: req.headers['user-agent'] ?? '',
         requestParameters: requestParameters(labels, query, body),
         responseElements: error ? null : (result ?? null),
-        ...(error ? { errorCode: AUDIT_ERROR_CODE[error.code] ?? error.code, errorMessage: error.message } : {}),
-        requestID: requestId,
-        eventID: randomUUID(),
+        ...(error ? { error: { code: AUDIT_ERROR_CODE[error.code] ?? error.code, message: error.message } } : {}),
+        requestId,
         readOnly: op?.readOnly ?? true,
-        eventType: 'AwsApiCall',
-        managementEvent: true,
-        recipientAccountId: cp.model.accountId,
+        accountId: cp.model.accountId,
         httpStatus: status,
-      },
+      }),
       'api call',
     );
   }

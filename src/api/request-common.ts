@@ -1,5 +1,6 @@
 /** What the EFS (REST-JSON) and EC2 (query) front ends both do with a request: a bounded body, the caller's kind. */
 import type http from 'node:http';
+import { randomUUID } from 'node:crypto';
 import type { Caller } from './control-plane.js';
 
 export class BodyTooLarge extends Error {}
@@ -35,9 +36,49 @@ export function callerType(arn: string): Caller['type'] {
   return 'IAMUser';
 }
 
-/** CloudTrail's userIdentity of an audit record: the verified caller, or what the request claimed. */
-export function userIdentityOf(caller: Caller | undefined, accessKeyId: string | undefined): Record<string, string> {
-  return caller
-    ? { type: caller.type, principalId: caller.accessKeyId, arn: caller.arn, accountId: caller.accountId, accessKeyId: caller.accessKeyId }
-    : { type: 'Unknown', ...(accessKeyId ? { accessKeyId } : {}) };
+/** What differs between one API call's audit record and another's. */
+export interface AuditFields {
+  /** The verified caller, or undefined with the access key the request claimed. */
+  caller: Caller | undefined;
+  accessKeyId: string | undefined;
+  eventSource: string;
+  eventName: string;
+  region: string;
+  sourceIp: string;
+  userAgent: string;
+  requestParameters: Record<string, unknown> | null;
+  responseElements: unknown;
+  /** CloudTrail's errorCode (each front end names its errors its own way) and message. */
+  error?: { code: string; message: string };
+  requestId: string;
+  readOnly: boolean;
+  accountId: string;
+  httpStatus: number;
+}
+
+/** One CloudTrail-shaped record of an API call (EFS and EC2 calls alike). */
+export function auditRecord(f: AuditFields): Record<string, unknown> {
+  const { caller, accessKeyId } = f;
+  return {
+    eventVersion: '1.08',
+    userIdentity: caller
+      ? { type: caller.type, principalId: caller.accessKeyId, arn: caller.arn, accountId: caller.accountId, accessKeyId: caller.accessKeyId }
+      : { type: 'Unknown', ...(accessKeyId ? { accessKeyId } : {}) },
+    eventTime: new Date().toISOString(),
+    eventSource: f.eventSource,
+    eventName: f.eventName,
+    awsRegion: f.region,
+    sourceIPAddress: f.sourceIp,
+    userAgent: f.userAgent,
+    requestParameters: f.requestParameters,
+    responseElements: f.responseElements,
+    ...(f.error ? { errorCode: f.error.code, errorMessage: f.error.message } : {}),
+    requestID: f.requestId,
+    eventID: randomUUID(),
+    readOnly: f.readOnly,
+    eventType: 'AwsApiCall',
+    managementEvent: true,
+    recipientAccountId: f.accountId,
+    httpStatus: f.httpStatus,
+  };
 }

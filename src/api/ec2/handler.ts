@@ -14,7 +14,7 @@ import type { Credential } from '../../model/types.js';
 import { ApiError } from '../errors.js';
 import type { Caller, ControlPlane } from '../control-plane.js';
 import { verifyRequest } from '../sigv4.js';
-import { BodyTooLarge, callerType, readBody, userIdentityOf } from '../request-common.js';
+import { BodyTooLarge, callerType, readBody, auditRecord } from '../request-common.js';
 import { ensureDefaultSecurityGroup } from '../../model/security-groups.js';
 import { accessDeniedMessage, authorizeApiCall } from '../../policy/api-authz.js';
 import { Ec2Error } from './errors.js';
@@ -147,27 +147,23 @@ export function createEc2Handler(o: Ec2HandlerOptions): Ec2Handler {
     res.writeHead(status, headers);
     res.end(payload);
     audit.info(
-      {
-        eventVersion: '1.08',
-        userIdentity: userIdentityOf(caller, accessKeyId),
-        eventTime: new Date().toISOString(),
+      auditRecord({
+        caller,
+        accessKeyId,
         eventSource: 'ec2.amazonaws.com',
         eventName: op?.action ?? action ?? 'Unknown',
-        awsRegion: region,
-        sourceIPAddress: sourceIp,
+        region,
+        sourceIp,
         userAgent: req.headers['user-agent'] ?? '',
         requestParameters: requestParameters(params),
         responseElements: error ? null : { requestId, ...result },
         // CloudTrail prefixes EC2's codes with who was at fault
-        ...(error ? { errorCode: `${error.status >= 500 ? 'Server' : 'Client'}.${error.code}`, errorMessage: error.message } : {}),
-        requestID: requestId,
-        eventID: randomUUID(),
+        ...(error ? { error: { code: `${error.status >= 500 ? 'Server' : 'Client'}.${error.code}`, message: error.message } } : {}),
+        requestId,
         readOnly: op?.readOnly ?? true,
-        eventType: 'AwsApiCall',
-        managementEvent: true,
-        recipientAccountId: cp.model.accountId,
+        accountId: cp.model.accountId,
         httpStatus: status,
-      },
+      }),
       'api call',
     );
   };
