@@ -72,17 +72,7 @@ async function main(): Promise<void> {
   if (pretty) {
     process.stdout.write(
       '\n' +
-        startupSummary({
-          version: LOCALEFS_VERSION,
-          fileSystemId: efs.fileSystemId,
-          dataDir: efs.dataDir,
-          ephemeral: efs.ephemeral,
-          nfsHost: efs.nfsHost,
-          nfsPort: efs.nfsPort,
-          ...(efs.apiEndpoint ? { apiEndpoint: efs.apiEndpoint } : {}),
-          caFile: efs.caFile,
-          region: efs.region,
-        }) +
+        startupSummary({ ...efs, version: LOCALEFS_VERSION }) +
         '\n',
     );
   }

@@ -1,15 +1,8 @@
 /** The start-up summary a person at a terminal reads: where things are and what to type. */
-export interface SummaryInput {
-  version: string;
-  fileSystemId: string;
-  dataDir: string;
-  ephemeral: boolean;
-  nfsHost: string;
-  nfsPort: number;
-  apiEndpoint?: string;
-  caFile: string;
-  region: string;
-}
+import type { LocalEfs } from '../index.js';
+
+/** What the summary shows: the running server's facts and the version. */
+export type SummaryInput = Pick<LocalEfs, 'fileSystemId' | 'dataDir' | 'ephemeral' | 'nfsHost' | 'nfsPort' | 'apiEndpoint' | 'caFile' | 'region'> & { version: string };
 
 const isWildcard = (h: string): boolean => h === '0.0.0.0' || h === '::';
 
