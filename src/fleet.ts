@@ -84,6 +84,8 @@ interface MountTargetListener {
 interface RoutedTarget {
   mt: MountTarget;
   host: FileSystemHost;
+  /** Its allowedCidrs (fixed when it is made), parsed once. */
+  cidrsAllow: (address: string) => boolean;
 }
 
 interface Metered {
@@ -276,7 +278,8 @@ export class Fleet implements ControlPlaneEffects {
       if (this.routedByAddress.has(a)) throw Object.assign(new Error(`${a} is already a mount target's address`), { code: 'EADDRINUSE' });
       if (!isLocalAddress(a)) throw Object.assign(new Error(`${a} is no address of this machine`), { code: 'EADDRNOTAVAIL' });
     }
-    for (const a of addresses) this.routedByAddress.set(a, { mt, host });
+    const routed: RoutedTarget = { mt, host, cidrsAllow: cidrAllowList(mt.allowedCidrs) };
+    for (const a of addresses) this.routedByAddress.set(a, routed);
     this.listeners.set(mt.mountTargetId, { mountTargetId: mt.mountTargetId, servers: [], sockets: new Set() });
     this.o.log.info({ mountTargetId: mt.mountTargetId, fileSystemId: mt.fileSystemId, addresses }, 'mount target served through the listener on all addresses');
   }
@@ -288,13 +291,14 @@ export class Fleet implements ControlPlaneEffects {
     const entry: MountTargetListener = { mountTargetId: mt.mountTargetId, servers: [], sockets: new Set() };
     const { model } = this.o;
     /** The target a connection is for: a routed one by the address it reached, else this one. */
-    const targetFor = (local: string): RoutedTarget => (mt.listenAddress !== undefined ? this.routedByAddress.get(local) : undefined) ?? { mt, host };
+    const own: RoutedTarget = { mt, host, cidrsAllow: cidrAllowList(mt.allowedCidrs) };
+    const targetFor = (local: string): RoutedTarget => (mt.listenAddress !== undefined ? this.routedByAddress.get(local) : undefined) ?? own;
     // The mount target's security groups as they are at each connection: a rule changed
     // through the API applies to the next connection, open ones are not cut (as on AWS).
     const allow = (remote: string, local: string): boolean => {
-      const target = targetFor(local).mt;
-      const current = model.mountTargets.get(target.mountTargetId) ?? target;
-      if (!cidrAllowList(current.allowedCidrs)(remote)) return false;
+      const target = targetFor(local);
+      if (!target.cidrsAllow(remote)) return false;
+      const current = model.mountTargets.get(target.mt.mountTargetId) ?? target.mt;
       return securityGroupsAdmit(current.securityGroups, (id) => model.securityGroups.get(id), remote, model.instances).admitted;
     };
     const credentials = model.credentials;
