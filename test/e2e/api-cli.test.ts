@@ -17,8 +17,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freeLoopbackAddress, REPO_ROOT, startServer, type RunningServer } from './kclient.js';
+import { AWS, awsCliEnv } from './aws-cli.js';
 
-const AWS = '/usr/bin/aws';
 const SCENARIO = path.join(REPO_ROOT, 'test/e2e/api-cli-scenario.sh');
 const REGION = 'us-east-1';
 const SUBNET = 'subnet-0123456789abcdef0';
@@ -138,31 +138,9 @@ function expectRecentTimestamp(value: unknown, what: string) {
 // ------------------------------------------------------------------- run --
 
 function cliEnv(): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) {
-    // nothing from the caller's AWS setup or proxies
-    if (/^AWS_/i.test(k) || /^(https?|all|no)_proxy$/i.test(k)) continue;
-    env[k] = v;
-  }
-  const config = path.join(cliHome, 'config');
-  const credentials = path.join(cliHome, 'credentials');
-  fs.writeFileSync(config, '');
-  fs.writeFileSync(credentials, '');
   return {
-    ...env,
-    AWS_ACCESS_KEY_ID: 'test',
-    AWS_SECRET_ACCESS_KEY: 'test',
-    AWS_DEFAULT_REGION: REGION,
-    AWS_PAGER: '',
-    AWS_CONFIG_FILE: config,
-    AWS_SHARED_CREDENTIALS_FILE: credentials,
-    AWS_EC2_METADATA_DISABLED: 'true',
-    // one attempt: a server error shows as it is, not after retries
-    AWS_MAX_ATTEMPTS: '1',
+    ...awsCliEnv(cliHome, REGION),
     AWS_CLI: AWS,
-    NO_PROXY: '127.0.0.1,localhost',
-    no_proxy: '127.0.0.1,localhost',
-    HOME: cliHome,
     API_ENDPOINT: server!.apiEndpoint,
     NFS_PORT: String(server!.port),
     MT_IP: mtIp,
@@ -395,22 +373,7 @@ describe('the AWS CLI against a server with --credentials (signatures verified)'
   const SECRET = 'cli/secret+with=odd chars';
 
   function aws(args: string[], keys: { id: string; secret: string }): Promise<Step> {
-    const config = path.join(credHome, 'config');
-    const credentials = path.join(credHome, 'credentials');
-    const env: NodeJS.ProcessEnv = {};
-    for (const [k, v] of Object.entries(process.env)) if (!/^AWS_/i.test(k) && !/^(https?|all|no)_proxy$/i.test(k)) env[k] = v;
-    Object.assign(env, {
-      AWS_ACCESS_KEY_ID: keys.id,
-      AWS_SECRET_ACCESS_KEY: keys.secret,
-      AWS_DEFAULT_REGION: REGION,
-      AWS_PAGER: '',
-      AWS_CONFIG_FILE: config,
-      AWS_SHARED_CREDENTIALS_FILE: credentials,
-      AWS_EC2_METADATA_DISABLED: 'true',
-      AWS_MAX_ATTEMPTS: '1',
-      HOME: credHome,
-      NO_PROXY: '127.0.0.1,localhost',
-    });
+    const env = awsCliEnv(credHome, REGION, keys);
     return new Promise((resolve) => {
       execFile(AWS, ['efs', ...args, '--endpoint-url', credServer!.apiEndpoint, '--output', 'json'], { env, timeout: 120_000 }, (error, stdout, stderr) => {
         resolve({ status: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr });

@@ -43,18 +43,18 @@ import {
   type RunningServer,
   accepts,
   until as untilReached,
+  FAIL_FAST_OPTS,
+  HARNESS_SOFT_V40_OPTS,
+  MOUNT_TARGET_OPTS,
 } from './kclient.js';
 
 const LEASE_SECONDS = 10;
 const REGION = 'us-east-1';
 const SUBNET = 'subnet-0123456789abcdef0';
 const FILE_NAME = 'written-through-mount-target.bin';
-/** The mount under test: EFS's recommended options, NFSv4.1. */
-const API_OPTS = 'nfsvers=4.1,rsize=1048576,wsize=1048576,hard,timeo=600,retrans=2,noresvport,clientaddr=127.0.0.1';
-/** The mount attempt after DeleteMountTarget: one try (retry=0), soft, short timeouts. */
-const API_RETRY_OPTS = 'nfsvers=4.1,soft,timeo=50,retrans=1,retry=0,noresvport,clientaddr=127.0.0.1';
-/** The harness' own mount ($MNT): NFSv4.0, soft (see the guest script). */
-const HARNESS_OPTS = 'vers=4.0,soft,timeo=50,retrans=1,noresvport';
+const API_OPTS = MOUNT_TARGET_OPTS;
+const API_RETRY_OPTS = FAIL_FAST_OPTS;
+const HARNESS_OPTS = HARNESS_SOFT_V40_OPTS;
 
 let dataDir = '';
 let server: RunningServer | undefined;

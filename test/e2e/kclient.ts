@@ -44,6 +44,14 @@ process.on('exit', () => {
 
 /** EFS's recommended options, but NFSv4.0. */
 const EFS_OPTS_V40 = 'nfsvers=4.0,rsize=1048576,wsize=1048576,hard,timeo=600,retrans=2,noresvport';
+/**
+ * For guests that mount a mount target through the relay (--host-addr): EFS's recommended
+ * NFSv4.1 options; a mount that must fail fast (one try, soft, short timeouts); and the
+ * harness' own NFSv4.0 soft mount, which never shares the 4.1 mounts' client or connection.
+ */
+export const MOUNT_TARGET_OPTS = 'nfsvers=4.1,rsize=1048576,wsize=1048576,hard,timeo=600,retrans=2,noresvport,clientaddr=127.0.0.1';
+export const FAIL_FAST_OPTS = 'nfsvers=4.1,soft,timeo=50,retrans=1,retry=0,noresvport,clientaddr=127.0.0.1';
+export const HARNESS_SOFT_V40_OPTS = 'vers=4.0,soft,timeo=50,retrans=1,noresvport';
 
 /**
  * Throws (with the apt-get line to run) unless qemu, a kernel image with its

@@ -47,9 +47,12 @@ import {
   type RunningServer,
   accepts,
   until as untilReached,
+  FAIL_FAST_OPTS,
+  HARNESS_SOFT_V40_OPTS,
+  MOUNT_TARGET_OPTS,
 } from './kclient.js';
+import { AWS, awsCliEnv } from './aws-cli.js';
 
-const AWS = '/usr/bin/aws';
 const LEASE_SECONDS = 10;
 const REGION = 'us-east-1';
 const SUBNET = 'subnet-0123456789abcdef0';
@@ -58,12 +61,9 @@ const FILE_NAME = 'written-while-admitted.txt';
 const RELAY_CIDR = '127.0.0.1/32';
 /** A range that does not hold the relay's address. */
 const OTHER_CIDR = '10.99.0.0/16';
-/** The mount that must work: EFS's recommended options, NFSv4.1. */
-const SG_OPTS = 'nfsvers=4.1,rsize=1048576,wsize=1048576,hard,timeo=600,retrans=2,noresvport,clientaddr=127.0.0.1';
-/** The mounts that must fail: one try (retry=0), soft, short timeouts. */
-const SG_RETRY_OPTS = 'nfsvers=4.1,soft,timeo=50,retrans=1,retry=0,noresvport,clientaddr=127.0.0.1';
-/** The harness' own mount ($MNT): NFSv4.0, soft (see the guest script). */
-const HARNESS_OPTS = 'vers=4.0,soft,timeo=50,retrans=1,noresvport';
+const SG_OPTS = MOUNT_TARGET_OPTS;
+const SG_RETRY_OPTS = FAIL_FAST_OPTS;
+const HARNESS_OPTS = HARNESS_SOFT_V40_OPTS;
 const REFUSED = 'connection refused: no security group rule of the mount target (nor its allowedCidrs) admits this address';
 
 let dataDir = '';
@@ -82,29 +82,7 @@ interface CliResult {
   stderr: string;
 }
 
-function cliEnv(): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) {
-    // nothing from the caller's AWS setup or proxies
-    if (/^AWS_/i.test(k) || /^(https?|all|no)_proxy$/i.test(k)) continue;
-    env[k] = v;
-  }
-  return {
-    ...env,
-    AWS_ACCESS_KEY_ID: 'test',
-    AWS_SECRET_ACCESS_KEY: 'test',
-    AWS_DEFAULT_REGION: REGION,
-    AWS_PAGER: '',
-    AWS_CONFIG_FILE: path.join(cliHome, 'config'),
-    AWS_SHARED_CREDENTIALS_FILE: path.join(cliHome, 'credentials'),
-    AWS_EC2_METADATA_DISABLED: 'true',
-    // one attempt: a server error shows as it is, not after retries
-    AWS_MAX_ATTEMPTS: '1',
-    NO_PROXY: '127.0.0.1,localhost',
-    no_proxy: '127.0.0.1,localhost',
-    HOME: cliHome,
-  };
-}
+const cliEnv = (): NodeJS.ProcessEnv => awsCliEnv(cliHome, REGION);
 
 /** Run `aws ARGS --endpoint-url <the server> --output json`. */
 function aws(args: string[]): Promise<CliResult> {
