@@ -61,8 +61,11 @@ export class ControlPlane {
   readonly accessPointLimit: number;
   readonly fileSystemLimit: number;
   private readonly stateFile: string;
-  /** The model as last saved: a change whose save fails is undone back to it. */
-  private savedText: string;
+  /**
+   * The model as last saved (a change whose save fails is undone back to it), in an object of its own: region views (inRegion) share it with
+   * this control plane, so a save through any of them is what every later undo goes back to.
+   */
+  private readonly saved: { text: string };
   private readonly clock: () => number;
   private readonly changes = new KeyedMutex<'model'>();
 
@@ -71,7 +74,7 @@ export class ControlPlane {
     this.effects = o.effects;
     this.log = o.log;
     this.stateFile = o.stateFile;
-    this.savedText = o.savedText;
+    this.saved = { text: o.savedText };
     this.clock = o.now ?? (() => Date.now() / 1000);
     this.accessPointLimit = o.accessPointLimit ?? 10_000;
     this.fileSystemLimit = o.fileSystemLimit ?? 1_000;
@@ -112,9 +115,9 @@ export class ControlPlane {
    */
   async save(): Promise<void> {
     try {
-      this.savedText = await saveModel(this.stateFile, this.model);
+      this.saved.text = await saveModel(this.stateFile, this.model);
     } catch (err) {
-      restoreModel(this.model, this.savedText);
+      restoreModel(this.model, this.saved.text);
       this.log.error({ err, stateFile: this.stateFile }, 'could not save the model; the change is undone');
       throw err;
     }

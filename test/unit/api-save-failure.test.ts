@@ -9,6 +9,7 @@ import pino from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ControlPlane, type ControlPlaneEffects } from '../../src/api/control-plane.js';
 import { tagResource } from '../../src/api/ops/tags.js';
+import { createFileSystem } from '../../src/api/ops/file-systems.js';
 import { putFileSystemPolicyOp } from '../../src/api/ops/policies.js';
 import { emptyConfig, resolveModel } from '../../src/model/config.js';
 import { saveModel } from '../../src/model/persist.js';
@@ -48,5 +49,22 @@ describe('ControlPlane.save', () => {
     expect(fs.name).toBe('kept');
     expect(fs.tags).toEqual([{ key: 'Name', value: 'kept' }]);
     expect(fs.policy).toBeUndefined();
+  });
+
+  it('a save through a region view is what a later failed save in another region goes back to', async () => {
+    const fsId = 'fs-0123456789abcdef1';
+    const model = resolveModel(emptyConfig(), { defaultFileSystemId: fsId });
+    const stateDir = path.join(dir, 'regions');
+    mkdirSync(stateDir);
+    const stateFile = path.join(stateDir, 'model.json');
+    const cp = new ControlPlane({ model, stateFile, savedText: await saveModel(stateFile, model), effects, log: pino({ level: 'silent' }) });
+    const caller = { arn: 'arn:aws:iam::000000000000:root', accountId: '000000000000', accessKeyId: 'test', type: 'Root' as const };
+    const made = await createFileSystem.handler(cp.inRegion('eu-west-1'), { labels: {}, query: new Map(), body: { CreationToken: 'eu' }, caller });
+    const euId = made!.FileSystemId as string;
+
+    rmSync(stateDir, { recursive: true }); // the next write (in the config's region) fails
+    await expect(tagResource.handler(cp, { labels: { ResourceId: fsId }, query: new Map(), body: { Tags: [{ Key: 'a', Value: 'b' }] }, caller })).rejects.toThrow(/ENOENT/);
+    expect([...model.fileSystems.keys()].sort()).toEqual([euId, fsId].sort());
+    expect(model.fileSystems.get(euId)!.region).toBe('eu-west-1');
   });
 });
