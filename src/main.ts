@@ -6,7 +6,7 @@
  */
 import path from 'node:path';
 import pino from 'pino';
-import { ConfigError, loadConfig, loadCredentials } from './model/config.js';
+import { ConfigError } from './model/config.js';
 import { SavedModelError } from './model/persist.js';
 import { OptionError, parseOptions, usage, type CliOptions } from './cli/options.js';
 import { prettyDestination } from './cli/pretty.js';
@@ -38,8 +38,6 @@ async function main(): Promise<void> {
   const dataDir = o.data !== undefined ? path.resolve(o.data) : o.ephemeral ? undefined : path.resolve('data');
   let efs: LocalEfs;
   try {
-    const config = o.config ? await loadConfig(o.config) : undefined;
-    const credentials = o.credentials ? await loadCredentials(o.credentials) : undefined;
     efs = await startLocalEfs({
       ...(dataDir !== undefined ? { dataDir } : {}),
       ephemeral: o.ephemeral,
@@ -50,8 +48,8 @@ async function main(): Promise<void> {
       leaseSeconds: o.leaseSeconds,
       enableReset: o.enableReset,
       logger: log,
-      ...(config ? { config } : {}),
-      ...(credentials ? { credentials } : {}),
+      ...(o.config !== undefined ? { config: o.config } : {}),
+      ...(o.credentials !== undefined ? { credentials: o.credentials } : {}),
     });
   } catch (err) {
     const e = err as NodeJS.ErrnoException & { apiListen?: boolean };

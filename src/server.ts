@@ -30,6 +30,7 @@ import { createApiListener, type ApiListener } from './api/listener.js';
 import { adoptUnknownSecurityGroups } from './model/security-groups.js';
 import type { ConnectionTableStats } from './rpc/connection-table.js';
 import { raiseFdLimit, resolveLimits, type ResolvedLimits } from './limits.js';
+import { isWildcard } from './util/cidr.js';
 
 export interface ServerOptions {
   dataDir: string;
@@ -63,8 +64,6 @@ export interface RunningServer {
   connectionStats(): ConnectionTableStats;
   close(): Promise<void>;
 }
-
-const isWildcard = (host: string): boolean => host === '0.0.0.0' || host === '::';
 
 /**
  * The address a wildcard listener reports as its mount target's IpAddress: the machine's

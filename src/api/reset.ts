@@ -8,7 +8,7 @@
  */
 import type { ControlPlane } from './control-plane.js';
 import { newDefaultSecurityGroup } from '../model/security-groups.js';
-import { defaultSecurityGroupFor, type FileSystem } from '../model/types.js';
+import type { FileSystem } from '../model/types.js';
 
 export interface ResetSummary {
   fileSystemsDeleted: number;
@@ -42,8 +42,7 @@ export async function resetToDefault(cp: ControlPlane, defaultFileSystemId: stri
     summary.securityGroupsDeleted = model.securityGroups.size - 1;
     model.securityGroups.clear();
     model.securityGroups.set(defaultGroup.groupId, defaultGroup);
-    const groupId = defaultSecurityGroupFor(model.accountId, model.region);
-    for (const mt of model.mountTargets.values()) mt.securityGroups = [groupId];
+    for (const mt of model.mountTargets.values()) mt.securityGroups = [defaultGroup.groupId];
     const fs = model.fileSystems.get(defaultFileSystemId);
     if (fs) {
       delete fs.policy;

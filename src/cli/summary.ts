@@ -1,10 +1,9 @@
 /** The start-up summary a person at a terminal reads: where things are and what to type. */
 import type { LocalEfs } from '../index.js';
+import { isWildcard } from '../util/cidr.js';
 
 /** What the summary shows: the running server's facts and the version. */
 export type SummaryInput = Pick<LocalEfs, 'fileSystemId' | 'dataDir' | 'ephemeral' | 'nfsHost' | 'nfsPort' | 'apiEndpoint' | 'caFile' | 'region'> & { version: string };
-
-const isWildcard = (h: string): boolean => h === '0.0.0.0' || h === '::';
 
 export function startupSummary(s: SummaryInput): string {
   // a wildcard is where we listen, not an address a client can use: loopback reaches it

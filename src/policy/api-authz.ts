@@ -21,7 +21,7 @@
 import { rootAccountOf, type PolicyDocument } from '../model/policy-document.js';
 import { accessPointArn, fileSystemArn, parseEfsArn, type Model, type Tag } from '../model/types.js';
 import { conditionLookup, type RequestFacts } from './condition-keys.js';
-import { statementApplies, type RequestContext } from './iam.js';
+import { findHit, type RequestContext } from './iam.js';
 
 /**
  * Where a request names the resource IAM matches a policy's Resource against:
@@ -147,15 +147,9 @@ export interface ApiAuthzDecision {
 }
 
 
+/** The Sid (or position) of the first identity statement with `effect` that applies. */
 function findStatement(docs: PolicyDocument[], effect: 'Allow' | 'Deny', ctx: RequestContext): string | undefined {
-  for (let d = 0; d < docs.length; d++) {
-    const sts = docs[d]!.Statement;
-    for (let i = 0; i < sts.length; i++) {
-      const st = sts[i]!;
-      if (st.Effect === effect && statementApplies(st, ctx, 'identity')) return st.Sid ?? `identity[${d}].Statement[${i}]`;
-    }
-  }
-  return undefined;
+  return findHit(docs.map((doc, d) => ({ doc, label: `identity[${d}].` })), effect, ctx, 'identity')?.statement;
 }
 
 export function authorizeApiCall(input: ApiAuthzInput): ApiAuthzDecision {
@@ -198,9 +192,9 @@ export interface ApiCallEnv {
   callerAccountId: string;
   identityPolicies?: PolicyDocument[];
   /** The server's model: its account, and the tags of the resource a call acts on. */
-  model: Pick<Model, 'region' | 'accountId' | 'fileSystems' | 'accessPoints'>;
-  /** The region the request is signed for (its resources' ARNs); default the model's. */
-  region?: string;
+  model: Pick<Model, 'accountId' | 'fileSystems' | 'accessPoints'>;
+  /** The region the request is signed for (its resources' ARNs). */
+  region: string;
   sourceIp: string;
   /** The API was reached over TLS (aws:SecureTransport). */
   secureTransport: boolean;
@@ -223,7 +217,7 @@ export type OperationDecision =
  * cannot, as no id is known before the create.
  */
 export function authorizeOperation(op: AuthorizedOperation, req: ApiCallRequest, env: ApiCallEnv): OperationDecision {
-  const region = env.region ?? env.model.region;
+  const { region } = env;
   const { accountId } = env.model;
   const base = {
     enforce: env.enforce,

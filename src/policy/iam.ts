@@ -298,7 +298,7 @@ interface Hit {
   source: 'file-system-policy' | 'identity-policy';
 }
 
-function findHit(docs: { doc: PolicyDocument; label: string }[], effect: 'Allow' | 'Deny', ctx: RequestContext, kind: 'resource' | 'identity'): Hit | undefined {
+export function findHit(docs: { doc: PolicyDocument; label: string }[], effect: 'Allow' | 'Deny', ctx: RequestContext, kind: 'resource' | 'identity'): Hit | undefined {
   for (const { doc, label } of docs) {
     for (let i = 0; i < doc.Statement.length; i++) {
       const st = doc.Statement[i];

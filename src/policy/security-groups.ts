@@ -34,9 +34,9 @@ function parsed(cidr: string): ParsedCidr | undefined {
 
 /** True when the rule's protocol and ports cover TCP to `port`. */
 export function ruleCoversTcpPort(rule: SecurityGroupRule, port: number): boolean {
-  const proto = rule.ipProtocol.toLowerCase();
-  if (proto === '-1' || proto === 'all') return true;
-  if (proto !== 'tcp' && proto !== '6') return false;
+  // stored protocols are normalised (normaliseProtocol: numbers of named ones become names)
+  if (rule.ipProtocol === '-1') return true;
+  if (rule.ipProtocol !== 'tcp') return false;
   if (rule.fromPort === undefined || rule.toPort === undefined) return false;
   // EC2: -1 for both ports of tcp is rejected at authorization, so a range here is a real one
   return rule.fromPort <= port && port <= rule.toPort;

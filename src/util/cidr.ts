@@ -111,3 +111,6 @@ export function cidrAllowList(cidrs: readonly string[]): (address: string) => bo
     return ip !== undefined && parsed.some((c) => matches(c, ip.bytes));
   };
 }
+
+/** The addresses that mean "every address of this machine" to listen(). */
+export const isWildcard = (host: string): boolean => host === '0.0.0.0' || host === '::';

@@ -29,7 +29,6 @@ const AP = 'fsap-0000000000000a000';
 const tags = (o: Record<string, string>): Tag[] => Object.entries(o).map(([key, value]) => ({ key, value }));
 const fs = (id: string, t: Tag[]): FileSystem => ({ fileSystemId: id, arn: FS_ARN(id), tags: t }) as unknown as FileSystem;
 const model: ApiCallEnv['model'] = {
-  region: REGION,
   accountId: ACCT,
   fileSystems: new Map([
     [DEV, fs(DEV, tags({ env: 'dev', team: 'storage' }))],
@@ -58,6 +57,7 @@ function decide(opName: string, call: Call, policies: PolicyDocument[] | undefin
     callerAccountId: ACCT,
     ...(policies ? { identityPolicies: policies } : {}),
     model,
+    region: REGION,
     sourceIp: '192.0.2.10',
     secureTransport: false,
     nowMs: NOW,

@@ -6,6 +6,7 @@ import { describe, expect, test } from 'vitest';
 import { securityGroupsAdmit } from '../../src/policy/security-groups.js';
 import { adoptUnknownSecurityGroups, ensureDefaultSecurityGroup, newDefaultSecurityGroup, type SecurityGroup, type SecurityGroupRule } from '../../src/model/security-groups.js';
 import { defaultSecurityGroupFor, type MountTarget } from '../../src/model/types.js';
+import { normaliseProtocol } from '../../src/model/security-group-rules.js';
 
 const ACCOUNT = '000000000000';
 const REGION = 'us-east-1';
@@ -36,7 +37,7 @@ describe('one rule against one address', () => {
     ['tcp 2000-2100 covers 2049', { ipProtocol: 'tcp', fromPort: 2000, toPort: 2100, cidrIpv4: '0.0.0.0/0' }, '10.1.2.3', true],
     ['tcp 22 does not cover 2049', { ipProtocol: 'tcp', fromPort: 22, toPort: 22, cidrIpv4: '0.0.0.0/0' }, '10.1.2.3', false],
     ['udp 2049 is not TCP', { ipProtocol: 'udp', fromPort: 2049, toPort: 2049, cidrIpv4: '0.0.0.0/0' }, '10.1.2.3', false],
-    ['protocol number 6 is tcp', { ipProtocol: '6', fromPort: 2049, toPort: 2049, cidrIpv4: '0.0.0.0/0' }, '10.1.2.3', true],
+    ['protocol number 6 is tcp (as stored)', { ipProtocol: normaliseProtocol('6')!, fromPort: 2049, toPort: 2049, cidrIpv4: '0.0.0.0/0' }, '10.1.2.3', true],
     ['all traffic (-1) covers every port', { ipProtocol: '-1', cidrIpv4: '10.1.2.0/24' }, '10.1.2.3', true],
     ['an IPv4-mapped IPv6 peer is its IPv4 address', { ipProtocol: 'tcp', fromPort: 2049, toPort: 2049, cidrIpv4: '127.0.0.0/8' }, '::ffff:127.0.0.1', true],
     ['an IPv4 rule does not admit an IPv6 client', { ipProtocol: '-1', cidrIpv4: '0.0.0.0/0' }, '::1', false],

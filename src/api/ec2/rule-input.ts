@@ -9,25 +9,20 @@ import {
   ruleKey,
   rulePorts,
 } from '../../model/security-group-rules.js';
-import { SECURITY_GROUP_ID_RE, type Tag } from '../../model/types.js';
+import type { Tag } from '../../model/types.js';
+import { MAX_TAGS } from '../../model/validate.js';
 import {
   Ec2Error,
   groupNameNotFound,
   groupNotFound,
   invalidParameterValue,
-  malformedGroupId,
   missingParameter,
 } from './errors.js';
 import type { Ec2Input } from './query.js';
-import { groupByName, vpcOf } from './lookup.js';
+import { groupById, groupByName, vpcOf } from './lookup.js';
 
-/** A rule the request asks for (no id yet), with the permission it came from (for unknownIpPermissionSet). */
-const MAX_TAGS = 50;
-
-export interface AskedRule {
-  rule: Omit<SecurityGroupRule, 'ruleId'>;
-  permission: number;
-}
+/** A rule the request asks for (no id yet). */
+export type AskedRule = Omit<SecurityGroupRule, 'ruleId'>;
 
 function descriptionOf(item: Ec2Input): string | undefined {
   const d = item.string('Description');
@@ -54,9 +49,9 @@ function sourceGroupId(cp: ControlPlane, pair: Ec2Input): string {
   const userId = pair.string('UserId');
   const id = pair.string('GroupId');
   if (id !== undefined) {
-    if (!SECURITY_GROUP_ID_RE.test(id)) throw malformedGroupId(id);
-    const g = cp.model.securityGroups.get(id);
-    if (!g || (userId !== undefined && userId !== g.ownerId)) throw groupNotFound(id);
+    // in the request region's VPC, as every group a call names
+    const g = groupById(cp, id);
+    if (userId !== undefined && userId !== g.ownerId) throw groupNotFound(id);
     return g.groupId;
   }
   const name = pair.string('GroupName');
@@ -107,26 +102,26 @@ export function askedRules(cp: ControlPlane, input: Ec2Input): AskedRule[] {
       if (owner !== undefined && owner !== cp.model.accountId) throw groupNameNotFound(sourceName!, vpcOf(cp));
       rule.referencedGroupId = groupByName(cp, sourceName!).groupId;
     }
-    return [{ rule, permission: 0 }];
+    return [rule];
   }
   if (perms.length === 0) throw missingParameter('IpPermissions');
   const out: AskedRule[] = [];
-  perms.forEach((perm, permission) => {
+  for (const perm of perms) {
     const protocol = protocolOf(perm.required('IpProtocol'));
     const base = { ipProtocol: protocol, ...portsOf(protocol, perm.int('FromPort'), perm.int('ToPort')) };
     const before = out.length;
     for (const r of perm.list('IpRanges')) {
       const description = descriptionOf(r);
-      out.push({ rule: { ...base, cidrIpv4: cidrV4(r.required('CidrIp')), ...(description !== undefined ? { description } : {}) }, permission });
+      out.push({ ...base, cidrIpv4: cidrV4(r.required('CidrIp')), ...(description !== undefined ? { description } : {}) });
     }
     for (const r of perm.list('Ipv6Ranges')) {
       const description = descriptionOf(r);
-      out.push({ rule: { ...base, cidrIpv6: cidrV6(r.required('CidrIpv6')), ...(description !== undefined ? { description } : {}) }, permission });
+      out.push({ ...base, cidrIpv6: cidrV6(r.required('CidrIpv6')), ...(description !== undefined ? { description } : {}) });
     }
     // the SDKs and the CLI send EC2's query name `Groups`; the shape's member name is UserIdGroupPairs
     for (const r of [...perm.list('Groups'), ...perm.list('UserIdGroupPairs')]) {
       const description = descriptionOf(r);
-      out.push({ rule: { ...base, referencedGroupId: sourceGroupId(cp, r), ...(description !== undefined ? { description } : {}) }, permission });
+      out.push({ ...base, referencedGroupId: sourceGroupId(cp, r), ...(description !== undefined ? { description } : {}) });
     }
     for (const r of perm.list('PrefixListIds')) {
       const id = r.required('PrefixListId');
@@ -135,9 +130,9 @@ export function askedRules(cp: ControlPlane, input: Ec2Input): AskedRule[] {
     if (out.length === before) {
       throw new Ec2Error('MissingParameter', `The request must contain a source in ${perm.path}: IpRanges, Ipv6Ranges or UserIdGroupPairs (Groups)`);
     }
-  });
+  }
   const seen = new Set<string>();
-  for (const { rule } of out) {
+  for (const rule of out) {
     const key = ruleKey(rule);
     if (seen.has(key)) throw invalidParameterValue('The same permission must not appear multiple times');
     seen.add(key);

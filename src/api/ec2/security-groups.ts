@@ -153,14 +153,14 @@ export const authorizeSecurityGroupIngress: Ec2Operation = {
       const g = targetGroup(cp, input);
       const asked = askedRules(cp, input);
       const existing = new Map(g.ingress.map((r) => [ruleKey(r), r]));
-      for (const { rule } of asked) {
+      for (const rule of asked) {
         const there = existing.get(ruleKey(rule));
         if (there) throw new Ec2Error('InvalidPermission.Duplicate', `the specified rule "${ruleText(there)}" already exists`);
       }
       if (g.ingress.length + asked.length > MAX_RULES_PER_GROUP) {
         throw new Ec2Error('RulesPerSecurityGroupLimitExceeded', `The maximum number of rules per security group (${MAX_RULES_PER_GROUP}) has been reached.`);
       }
-      const added = asked.map(({ rule }) => ({ ruleId: newSecurityGroupRuleId(), ...rule }));
+      const added = asked.map((rule) => ({ ruleId: newSecurityGroupRuleId(), ...rule }));
       g.ingress.push(...added);
       await cp.save();
       return { return: true, securityGroupRuleSet: added.map((r) => describeRule(g, r, false, cp.region)) };
@@ -195,7 +195,7 @@ export const revokeSecurityGroupIngress: Ec2Operation = {
         const byKey = new Map(g.ingress.map((r) => [ruleKey(r), r]));
         revoked = [];
         const missing: SecurityGroupRule[] = [];
-        for (const { rule } of asked) {
+        for (const rule of asked) {
           const r = byKey.get(ruleKey(rule));
           if (r) revoked.push(r);
           else missing.push({ ruleId: '', ...rule });
