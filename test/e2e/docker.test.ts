@@ -316,6 +316,8 @@ describe('Docker image (docker/Dockerfile) with the Linux kernel NFS client', ()
     expect([...idsBefore.keys()].sort()).toEqual(['data.bin', 'dir', 'dir/inner.txt', 'file.txt', 'link']);
     expect(guestIds(run.output, 'fresh')).toEqual(idsBefore);
     const handles = [...idsBefore.values()].filter((v) => !v.endsWith(' -'));
+    // every object had a handle to compare (name_to_handle_at works on NFS), or handles went unchecked
+    expect(handles, why).toHaveLength(idsBefore.size);
     console.log(
       `inode numbers and handles, equal before and after (fresh lookups); ${handles.length} of ${idsBefore.size} with a handle:\n` +
         [...idsBefore].map(([name, v]) => `  ${name}: ${v}`).join('\n'),

@@ -145,7 +145,10 @@ describe('IAM for API calls (identity-based policies)', () => {
     const res = await rawRequest(ts, { method: 'DELETE', path: `/2015-02-01/file-systems/${kept}`, sign: READER });
     expect(res.status).toBe(403);
     expect(res.headers.get('x-amzn-errortype')?.split(':')[0]).toBe('AccessDeniedException');
-    expect(res.json).toMatchObject({ ErrorCode: 'AccessDeniedException', Message: expect.stringContaining('is not authorized to perform: elasticfilesystem:DeleteFileSystem') });
+    expect(res.json).toEqual({
+      ErrorCode: 'AccessDeniedException',
+      Message: `User: ${READER_ARN} is not authorized to perform: elasticfilesystem:DeleteFileSystem on resource: ${fsArn(kept)} because no identity-based policy allows the elasticfilesystem:DeleteFileSystem action`,
+    });
   });
 
   it('DeleteFileSystem allowed on one file system ARN deletes that one and not another', async () => {

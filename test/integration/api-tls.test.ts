@@ -5,11 +5,10 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import https from 'node:https';
 import tls from 'node:tls';
-import path from 'node:path';
 import { readFileSync } from 'node:fs';
 import { DescribeFileSystemsCommand, EFSClient } from '@aws-sdk/client-efs';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
-import { REGION, TEST_KEYS, startApiServer, type ApiTestServer } from './api-helpers.js';
+import { REGION, TEST_KEYS, caFileOf, expectErrorCode, startApiServer, type ApiTestServer } from './api-helpers.js';
 
 let ts: ApiTestServer;
 let ca: string;
@@ -17,7 +16,7 @@ let httpsEndpoint: string;
 
 beforeAll(async () => {
   ts = await startApiServer();
-  ca = readFileSync(path.join(ts.dataDir, 'tls', 'ca.pem'), 'utf8');
+  ca = readFileSync(caFileOf(ts), 'utf8');
   httpsEndpoint = ts.apiEndpoint.replace(/^http:/, 'https:');
 });
 afterAll(async () => {
@@ -96,16 +95,11 @@ describe('aws:SecureTransport for API calls', () => {
 
   test('over HTTP the explicit deny applies (AccessDeniedException); over HTTPS the call is allowed', async () => {
     const plain = new EFSClient({ endpoint: guarded.apiEndpoint, region: REGION, credentials: TLS_ONLY, maxAttempts: 1 });
-    const err = await plain.send(new DescribeFileSystemsCommand({})).then(
-      () => undefined,
-      (e: Error & { $metadata?: { httpStatusCode?: number } }) => e,
-    );
-    expect(err?.name).toBe('AccessDeniedException');
-    expect(err?.$metadata?.httpStatusCode).toBe(403);
-    expect(err?.message).toBe(
+    const err = await expectErrorCode(plain.send(new DescribeFileSystemsCommand({})), 'AccessDeniedException', 403);
+    expect(err.message).toBe(
       `User: ${TLS_ONLY_ARN} is not authorized to perform: elasticfilesystem:DescribeFileSystems on resource: * with an explicit deny in an identity-based policy`,
     );
-    const ca2 = readFileSync(path.join(guarded.dataDir, 'tls', 'ca.pem'), 'utf8');
+    const ca2 = readFileSync(caFileOf(guarded), 'utf8');
     const secure = new EFSClient({
       endpoint: guarded.apiEndpoint.replace(/^http:/, 'https:'),
       region: REGION,

@@ -93,9 +93,10 @@ function streamUntilClosed(srv: TestServer, wire: Buffer): Promise<Outcome> {
 
 describe('hostile record fragmentation', () => {
   let srv: TestServer;
+  const logLines: string[] = [];
 
   beforeAll(async () => {
-    srv = await startTestServer();
+    srv = await startTestServer({ logLines });
   });
   afterAll(async () => {
     await srv.cleanup();
@@ -130,6 +131,9 @@ describe('hostile record fragmentation', () => {
     }
     rssPeak = Math.max(rssPeak, process.memoryUsage().rss);
     expect(outcomes.filter((o) => o.closed)).toHaveLength(CONNECTIONS);
+    // closed by the fragment limit, not by a timeout or anything else
+    const reasons = logLines.filter((l) => l.includes('"msg":"closing connection"')).map((l) => (JSON.parse(l) as { reason: string }).reason);
+    expect(reasons).toEqual(Array.from({ length: CONNECTIONS }, () => 'RPC record of more than 4096 fragments'));
     expect(rssPeak - rssBefore).toBeLessThan(200 * 1024 * 1024);
     await stillServes(srv);
   });

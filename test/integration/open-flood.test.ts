@@ -62,6 +62,8 @@ describe('one client flooding opens', () => {
     await flooder.mkdir('/flood', 0o777);
     await flooder.mkdir('/calm', 0o777);
     if (originalSoft !== undefined && originalSoft > SOFT_LIMIT) lowered = setSoftFdLimit(SOFT_LIMIT);
+    // without the lower limit the flood would not press against the fd limit the test is about
+    expect(lowered, `prlimit (util-linux) could not lower RLIMIT_NOFILE to ${SOFT_LIMIT} (soft limit now ${originalSoft})`).toBe(true);
   });
   afterAll(async () => {
     await srv?.cleanup();
