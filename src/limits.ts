@@ -3,7 +3,6 @@
  * the defaults derived from the lease and the process's fd limit, and the
  * raising of that fd limit at start.
  */
-import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import type { ConnectionTableLimits } from './rpc/connection-table.js';
 import type { LimitsConfig } from './model/types.js';
@@ -41,7 +40,10 @@ export function resolveLimits(config: LimitsConfig, leaseSeconds: number, fdLimi
   };
 }
 
-/** The soft and hard RLIMIT_NOFILE of this process (Linux /proc; elsewhere unknown). */
+/**
+ * The soft and hard RLIMIT_NOFILE of this process (Linux /proc; elsewhere unknown). Node
+ * itself raises the soft limit to the hard one when it starts, so there is nothing to raise.
+ */
 export function readFdLimits(): { soft: number; hard: number } | undefined {
   try {
     const line = readFileSync('/proc/self/limits', 'utf8')
@@ -54,22 +56,4 @@ export function readFdLimits(): { soft: number; hard: number } | undefined {
   } catch {
     return undefined;
   }
-}
-
-/**
- * Raises the soft fd limit to the hard one (Node has no setrlimit: util-linux's
- * prlimit does it for this process). Returns the limits in force and, when
- * raising failed, why.
- */
-export function raiseFdLimit(): { soft: number; hard: number; raisedFrom?: number; problem?: string } {
-  const before = readFdLimits();
-  if (!before) return { soft: 1024, hard: 1024, problem: 'cannot read /proc/self/limits; assuming 1024 open files' };
-  if (before.soft >= before.hard) return before;
-  try {
-    execFileSync('prlimit', ['--pid', String(process.pid), `--nofile=${before.hard}:${before.hard}`], { stdio: 'ignore' });
-  } catch (err) {
-    return { ...before, problem: `could not raise the fd limit with prlimit (${(err as Error).message}); install util-linux or raise "ulimit -n" before starting` };
-  }
-  const after = readFdLimits() ?? before;
-  return { ...after, raisedFrom: before.soft };
 }

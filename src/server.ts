@@ -29,7 +29,7 @@ import { AWS_REGIONS } from './protocol/aws-regions.js';
 import { createApiListener, type ApiListener } from './api/listener.js';
 import { adoptUnknownSecurityGroups } from './model/security-groups.js';
 import type { ConnectionTableStats } from './rpc/connection-table.js';
-import { raiseFdLimit, resolveLimits, type ResolvedLimits } from './limits.js';
+import { readFdLimits, resolveLimits, type ResolvedLimits } from './limits.js';
 import { isWildcard } from './util/cidr.js';
 
 export interface ServerOptions {
@@ -93,13 +93,13 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const identity = await loadIdentity(opts.dataDir);
   const defaultFsId = identity.fileSystemId;
   const config = opts.config ?? emptyConfig();
-  const fd = raiseFdLimit();
-  if (fd.problem) log.warn(fd.problem);
+  const readLimits = readFdLimits();
+  if (!readLimits) log.warn('cannot read /proc/self/limits; assuming 1024 open files');
+  const fd = readLimits ?? { soft: 1024, hard: 1024 };
   const limits = resolveLimits(config.limits ?? {}, opts.leaseSeconds, fd.soft);
   log.info(
     {
       fdLimit: fd.soft,
-      ...(fd.raisedFrom !== undefined ? { fdLimitRaisedFrom: fd.raisedFrom } : {}),
       maxConnections: limits.connections.maxConnections,
       maxConnectionsPerSource: limits.connections.maxConnectionsPerSource,
       recordTimeoutSeconds: limits.connections.recordTimeoutMs / 1000,
