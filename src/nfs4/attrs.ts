@@ -22,7 +22,6 @@ export const A = FATTR;
 /* EFS limits and fixed facts                                           */
 /* ------------------------------------------------------------------ */
 
-/** EFS maximum file size: 47.9 TiB. */
 /** FH4_PERSISTENT: our handles survive restarts. */
 const FH4_PERSISTENT = 0;
 /** space_total: 8 EiB, as EFS reports (df shows 2^53 KiB). */

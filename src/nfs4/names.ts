@@ -2,9 +2,6 @@ import * as N from '../xdr/gen/nfs4.js';
 import { MAX_NAME_BYTES } from '../protocol/efs-limits.js';
 import { NfsError } from '../protocol/status.js';
 
-/** EFS name limit in bytes. */
-/** EFS symlink target limit in bytes. */
-
 /**
  * Validates one path component from a client (RFC 8881 section 14.2):
  * empty -> INVAL, "." / ".." / "/" / NUL -> BADNAME, too long -> NAMETOOLONG,

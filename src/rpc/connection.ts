@@ -46,10 +46,8 @@ export type OverdueReason = 'record-timeout' | 'idle';
  * it when a record stalls or the client has gone quiet (overdue()).
  */
 export class RpcConnection {
-  readonly id: number;
-  readonly remoteAddress: string;
-  readonly remotePort: number;
-  readonly log: Logger;
+  /** The context's logger (the connection's id and peer are in ctx). */
+  private readonly log: Logger;
   private readonly reader: RecordReader;
   private inFlight = 0;
   private closed = false;
@@ -72,9 +70,6 @@ export class RpcConnection {
     readonly ctx: ConnectionContext,
     private readonly limits: ConnectionLimits = DEFAULT_LIMITS,
   ) {
-    this.id = ctx.id;
-    this.remoteAddress = ctx.remoteAddress;
-    this.remotePort = ctx.remotePort;
     this.log = ctx.log;
     this.lastRecordAt = this.recordStartedAt = performance.now();
     this.reader = new RecordReader(

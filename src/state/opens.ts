@@ -8,7 +8,7 @@ import type { Logger } from 'pino';
 import * as N from '../xdr/gen/nfs4.js';
 import { NfsError } from '../protocol/status.js';
 import type { Identity, OpenFile, Store } from '../store/types.js';
-import { TAG_OPEN, isAnonymousStateid, isBypassStateid, makeStateOther, nextSeqid } from './stateids.js';
+import { TAG_OPEN, isSpecialStateid, makeStateOther, nextSeqid } from './stateids.js';
 import { ACCESS_WRITE, type Client, type OpenOwner, type OpenState } from './model.js';
 import type { FileTable } from './files.js';
 import type { LockStates } from './lock-state.js';
@@ -246,7 +246,7 @@ export class Opens {
 
   async resolveIo(stateid: StateidRef, ino: number, forWrite: boolean, minorVersion: number): Promise<IoTarget> {
     // the READ bypass stateid counts as the anonymous one for WRITE/SETATTR (RFC 7530 9.1.4.3)
-    if (isAnonymousStateid(stateid) || isBypassStateid(stateid)) {
+    if (isSpecialStateid(stateid)) {
       return { file: await this.d.store.sharedFile(ino, forWrite), shared: true };
     }
     const st = this.d.stateids.find(stateid, minorVersion);

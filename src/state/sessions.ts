@@ -8,11 +8,12 @@
 import * as N from '../xdr/gen/nfs4.js';
 import { NfsError } from '../protocol/status.js';
 import type { ChannelAttrs, Session, Slot } from './types.js';
+import { MAX_IO_BYTES } from '../protocol/efs-limits.js';
 import type { Client } from './model.js';
 
-/** Channel limits we grant. */
-export const MAX_REQUEST_SIZE = 1048576 + 16384;
-export const MAX_RESPONSE_SIZE = 1048576 + 16384;
+/** Channel limits we grant: EFS's 1 MiB of data plus room for the rest of a COMPOUND. */
+export const MAX_REQUEST_SIZE = MAX_IO_BYTES + 16384;
+export const MAX_RESPONSE_SIZE = MAX_IO_BYTES + 16384;
 export const MAX_RESPONSE_SIZE_CACHED = 64 * 1024;
 export const MAX_OPERATIONS = 16;
 export const MAX_REQUESTS = 64;

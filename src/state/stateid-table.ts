@@ -5,7 +5,7 @@
  */
 import * as N from '../xdr/gen/nfs4.js';
 import { NfsError } from '../protocol/status.js';
-import { TAG_LOCK, TAG_OPEN, isAnonymousStateid, isBypassStateid, isSpecialOther, parseStateOther } from './stateids.js';
+import { TAG_LOCK, TAG_OPEN, isSpecialOther, isSpecialStateid, parseStateOther } from './stateids.js';
 import type { Client, LockState, OpenState, State } from './model.js';
 import type { FindOptions, StateidRef } from './types.js';
 
@@ -100,7 +100,7 @@ export class StateidTable {
 
   /** TEST_STATEID for one stateid of `client`. */
   test(client: Client, sid: StateidRef): number {
-    if (isAnonymousStateid(sid) || isBypassStateid(sid)) return N.NFS4ERR_BAD_STATEID;
+    if (isSpecialStateid(sid)) return N.NFS4ERR_BAD_STATEID;
     try {
       this.find(sid, 1, client);
       return N.NFS4_OK;

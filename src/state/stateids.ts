@@ -39,39 +39,19 @@ export function isSpecialOther(other: Buffer): boolean {
   return other.equals(ZERO_OTHER) || other.equals(ONES_OTHER);
 }
 
+/** The anonymous or the READ-bypass stateid (RFC 8881 8.2.3): they name no state of ours. */
+export function isSpecialStateid(sid: StateidRef): boolean {
+  return isAnonymousStateid(sid) || isBypassStateid(sid);
+}
+
 /** The invalid special stateid RFC 8881 recommends returning from CLOSE in 4.1. */
 export function invalidStateid(): StateidRef {
   return { seqid: UINT32_MAX, other: Buffer.alloc(STATEID_OTHER_LEN, 0) };
-}
-export function anonymousStateid(): StateidRef {
-  return { seqid: 0, other: Buffer.alloc(STATEID_OTHER_LEN, 0) };
-}
-
-export class BadCurrentStateid extends Error {}
-
-/**
- * Resolves the 4.1 current-stateid placeholder (seqid 1, other zero) against
- * the compound's current stateid. Returns the stateid unchanged otherwise.
- * Returns undefined when the placeholder is used but no current stateid is
- * set: the caller answers NFS4ERR_BAD_STATEID.
- */
-export function resolveCurrentStateid(
-  sid: StateidRef,
-  current: StateidRef | undefined,
-  minorVersion: number,
-): StateidRef | undefined {
-  if (minorVersion >= 1 && isCurrentStateid(sid)) return current;
-  return sid;
 }
 
 export function nextSeqid(seqid: number): number {
   // stateid seqids wrap from UINT32_MAX to 1 (0 is special in 4.1)
   return seqid >= UINT32_MAX ? 1 : seqid + 1;
-}
-
-/** Copies a stateid so it outlives the request buffer it was decoded from. */
-export function copyStateid(s: StateidRef): StateidRef {
-  return { seqid: s.seqid, other: Buffer.from(s.other) };
 }
 
 export function makeClientId(epoch: number, counter: number): Buffer {

@@ -129,7 +129,7 @@ beforeAll(async () => {
     onConnection(socket, peer) {
       handed.push(peer);
       const conn = new RpcConnection(socket, program, testConnectionContext({ log }));
-      peersByConn.set(conn.id, peer);
+      peersByConn.set(conn.ctx.id, peer);
     },
   });
   await new Promise<void>((resolve) => front.listen(0, '127.0.0.1', resolve));

@@ -25,7 +25,8 @@ import {
   type Fattr4,
 } from '../attrs.js';
 import { argStateid } from './state-common.js';
-import { isSpecialStateid, requireAccess, requireRegular } from './guards.js';
+import { requireAccess, requireRegular } from './guards.js';
+import { isSpecialStateid } from '../../state/stateids.js';
 
 /* ------------------------------------------------------------------ */
 /* Shared helpers                                                       */

@@ -8,7 +8,7 @@
 import * as N from '../../xdr/gen/nfs4.js';
 import type { FileKind, Identity, Stat } from '../../store/types.js';
 import type { IoTarget, StateidRef } from '../../state/types.js';
-import { isAnonymousStateid, isBypassStateid } from '../../state/stateids.js';
+import { isSpecialStateid } from '../../state/stateids.js';
 import { deleteEntryRefusal, mayAccess, MAY_READ, MAY_WRITE } from '../../policy/permissions.js';
 import { NfsError } from '../../protocol/status.js';
 import { refresh, type CompoundCtx, type FileRef } from '../context.js';
@@ -52,10 +52,6 @@ export function requireDir(stat: Stat): void {
 
 /* ------------------------------------------------------------------ special stateids */
 
-/** The anonymous or the READ-bypass stateid (RFC 8881 8.2.3): they name no state of ours. */
-export function isSpecialStateid(sid: StateidRef): boolean {
-  return isAnonymousStateid(sid) || isBypassStateid(sid);
-}
 
 /** For ops that need a real stateid (FREE_STATEID, DELEGRETURN): a special one is BAD_STATEID. */
 export function refuseSpecialStateid(sid: StateidRef): void {

@@ -600,11 +600,11 @@ export class LocalStore implements Store {
     try {
       st = await sys.lstat(p);
     } catch (e) {
-      this.mutations.abort(dm);
+      this.mutations.drop(dm);
       throw e;
     }
     if (!exclusive && kindOf(Number(st.mode)) === 'dir') {
-      this.mutations.abort(dm);
+      this.mutations.drop(dm);
       return undefined;
     }
     let om: Mutation | undefined;
@@ -629,7 +629,7 @@ export class LocalStore implements Store {
   private unlinked(s: Stat, dirIno: number, name: string, m: Mutation): void {
     const dead = s.kind === 'dir' || this.index.removeLink(s.ino, dirIno, name) || s.nlink <= 1;
     if (dead) {
-      this.mutations.endDead(m);
+      this.mutations.drop(m);
       this.files.detach(s);
       this.resolver.forgetInode(s.ino);
     } else {

@@ -51,16 +51,11 @@ export class Mutations {
   }
 
   /**
-   * The mutation did not happen (it failed before changing anything): leaves
-   * the inode's change value alone. Values computed meanwhile were real
-   * values of the unchanged inode.
+   * Ends a mutation with no change to track: it failed before changing
+   * anything (values computed meanwhile were real values of the unchanged
+   * inode), or the inode died during it.
    */
-  abort(m: Mutation): void {
-    this.o.changes.drop(m);
-  }
-
-  /** The inode died during the mutation: no change to track. */
-  endDead(m: Mutation): void {
+  drop(m: Mutation): void {
     this.o.changes.drop(m);
   }
 
