@@ -76,6 +76,11 @@ export interface CompoundCtx {
   replyBudget: number;
   /** Writer offset where COMPOUND4res starts. */
   replyStart: number;
+  /**
+   * Through an access point: the handles this COMPOUND has already found inside the jail
+   * (checked at their first use in the request; a later request checks again).
+   */
+  jailAdmitted?: Set<FileRef>;
 }
 
 /** Bytes an op may still add to the reply before it exceeds the budget. */

@@ -6,7 +6,7 @@ import * as N from '../xdr/gen/nfs4.js';
 import { AUTH_NONE, AUTH_SYS, ACCEPT_SUCCESS, beginAcceptedReply, finishRecord, type CallHeader } from '../rpc/message.js';
 import type { ConnectionContext } from '../rpc/context.js';
 import { standardProgram, type RpcProgram } from '../rpc/router.js';
-import type { CompoundCtx, RpcCred, ServerCtx } from './context.js';
+import type { CompoundCtx, FileRef, RpcCred, ServerCtx } from './context.js';
 import { DuplicateRequestCache } from './drc.js';
 import { effectiveIdentity } from '../policy/authorizer.js';
 import {
@@ -184,6 +184,7 @@ export class Nfs4Program {
       reply: w,
       replyBudget: minorVersion === 0 ? V40_REPLY_BUDGET : 0,
       replyStart: resStart,
+      ...(jail ? { jailAdmitted: new Set<FileRef>() } : {}),
     };
     let session: Session | undefined;
     let slot: Slot | undefined;
@@ -284,9 +285,17 @@ export class Nfs4Program {
         if (spec.flags & NEEDS_CFH && !ctx.cfh) throw new NfsError(N.NFS4ERR_NOFILEHANDLE, spec.name);
         if (spec.flags & NEEDS_SFH && !ctx.sfh) throw new NfsError(N.NFS4ERR_NOFILEHANDLE, `${spec.name}: no saved filehandle`);
         // through an access point, every handle an op uses must lie inside its root now (it may have been moved out)
+        // (once per handle and COMPOUND: a FileRef is made anew whenever a handle changes)
         if (jail) {
-          if (spec.flags & NEEDS_CFH && !(await jail.admits(ctx.cfh!.ino))) throw new NfsError(N.NFS4ERR_STALE, `${spec.name}: outside the access point`);
-          if (spec.flags & NEEDS_SFH && !(await jail.admits(ctx.sfh!.ino))) throw new NfsError(N.NFS4ERR_STALE, `${spec.name}: saved filehandle outside the access point`);
+          const admitted = ctx.jailAdmitted!;
+          if (spec.flags & NEEDS_CFH && !admitted.has(ctx.cfh!)) {
+            if (!(await jail.admits(ctx.cfh!.ino))) throw new NfsError(N.NFS4ERR_STALE, `${spec.name}: outside the access point`);
+            admitted.add(ctx.cfh!);
+          }
+          if (spec.flags & NEEDS_SFH && !admitted.has(ctx.sfh!)) {
+            if (!(await jail.admits(ctx.sfh!.ino))) throw new NfsError(N.NFS4ERR_STALE, `${spec.name}: saved filehandle outside the access point`);
+            admitted.add(ctx.sfh!);
+          }
         }
 
         // run

@@ -77,6 +77,7 @@ export const PUTFH: OpImpl<N.PUTFH4args, void> = {
     if (jail && !(await jail.admits(stat.ino))) throw new NfsError(N.NFS4ERR_STALE, 'object outside the access point');
     // keep the client's bytes: they are a view into the request, so copy once
     ctx.cfh = { ino: stat.ino, gen: stat.gen, fh: Buffer.from(args.object), stat };
+    ctx.jailAdmitted?.add(ctx.cfh);
     ctx.currentStateid = undefined;
   },
 };
