@@ -84,10 +84,15 @@ describe('InodeIndex', () => {
           const n = index.get(ino)!;
           expect({ parent: n.parent, name: n.name, gen: n.gen, more: n.more ?? [] }).toEqual({ parent: m.parent, name: m.name, gen: m.gen, more: m.more });
           expect(index.links(ino)).toEqual([{ parent: m.parent, name: m.name }, ...m.more]);
+          // the field readers the hot paths use agree with the whole entry
+          expect([index.genOf(ino), index.kindOf(ino), index.parentOf(ino)]).toEqual([n.gen, n.kind, n.parent]);
+          expect(index.primary(ino)).toEqual({ parent: m.parent, name: m.name });
+          expect(index.parentsOf(ino)).toEqual([m.parent, ...m.more.map((l) => l.parent)]);
         }
       }
     }
     expect(index.has(999_999_999)).toBe(false);
+    expect([index.genOf(999_999_999), index.primary(999_999_999), index.parentsOf(999_999_999)]).toEqual([undefined, undefined, []]);
   });
 
   it('rebuilds paths, depths and ancestry from parent links', () => {

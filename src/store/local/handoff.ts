@@ -63,8 +63,7 @@ export class Handoff {
     if (!h) return undefined;
     this.parked.delete(ino);
     this.pool.adjustExternal(-1);
-    const n = this.index.get(ino);
-    if (!n || n.gen !== h.gen || n.kind !== 'reg') {
+    if (this.index.genOf(ino) !== h.gen || this.index.kindOf(ino) !== 'reg') {
       h.fh.close().catch(() => undefined);
       return undefined;
     }

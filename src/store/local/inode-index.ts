@@ -130,6 +130,38 @@ export class InodeIndex {
     return this.find(ino) >= 0;
   }
 
+  /** Generation of an indexed inode (no entry built: the hot paths need only this). */
+  genOf(ino: number): number | undefined {
+    const s = this.find(ino);
+    return s < 0 ? undefined : this.t.gens[s]!;
+  }
+
+  /** Kind of an indexed inode. */
+  kindOf(ino: number): INode['kind'] | undefined {
+    const s = this.find(ino);
+    return s < 0 ? undefined : KINDS[this.t.kinds[s]!]!;
+  }
+
+  /** Parent through the primary name. */
+  parentOf(ino: number): number | undefined {
+    const s = this.find(ino);
+    return s < 0 ? undefined : this.t.parents[s]!;
+  }
+
+  /** The parents of every link of an inode (no names decoded). */
+  parentsOf(ino: number): number[] {
+    const s = this.find(ino);
+    if (s < 0) return [];
+    const more = this.more.get(ino);
+    return more ? [this.t.parents[s]!, ...more.map((l) => l.parent)] : [this.t.parents[s]!];
+  }
+
+  /** The primary link (parent and name), without the other links. */
+  primary(ino: number): Link | undefined {
+    const s = this.find(ino);
+    return s < 0 ? undefined : { parent: this.t.parents[s]!, name: this.nameOf(s) };
+  }
+
   get(ino: number): INode | undefined {
     const s = this.find(ino);
     if (s < 0) return undefined;

@@ -267,9 +267,9 @@ export class LocalStore implements Store {
       return await this.lock.shared(async () => {
         const dir = await this.resolver.dirInfo(dirIno);
         if (dirIno === this.rootIno) return dir.stat;
-        const n = this.index.get(dirIno);
-        if (!n) fail('ESTALE');
-        return this.resolver.statIno(n.parent);
+        const parent = this.index.parentOf(dirIno);
+        if (parent === undefined) fail('ESTALE');
+        return this.resolver.statIno(parent);
       });
     } catch (e) {
       throw this.err(e, 'parent');
@@ -278,7 +278,7 @@ export class LocalStore implements Store {
 
   isBelow(ino: number, dirIno: number): boolean {
     if (ino === dirIno) return true;
-    return this.index.links(ino).some((l) => this.index.isAncestor(dirIno, l.parent));
+    return this.index.parentsOf(ino).some((parent) => this.index.isAncestor(dirIno, parent));
   }
 
   async readdir(dirIno: number, cookie: number, maxEntries: number): Promise<DirPage> {
@@ -391,8 +391,8 @@ export class LocalStore implements Store {
   private async created(m: Mutation, name: string, st: BigIntStats): Promise<{ stat: Stat; dir: DirChange }> {
     const dirIno = m.ino;
     const s = this.resolver.toStat(st);
-    const n = this.index.get(s.ino);
-    if (n && n.gen !== s.gen) {
+    const gen = this.index.genOf(s.ino);
+    if (gen !== undefined && gen !== s.gen) {
       const owner = this.overlay?.get(s.ino);
       this.resolver.forgetInode(s.ino);
       if (owner && this.overlay) await this.overlay.set(s.ino, owner); // forgetInode dropped the fresh entry too

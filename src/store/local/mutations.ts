@@ -106,8 +106,7 @@ export class Mutations {
         for (const [ino, floor] of changes.oldest(4096)) {
           try {
             const p = resolver.pathVia(ino);
-            const n = index.get(ino);
-            const link = n && ino !== index.rootIno ? { parent: n.parent, name: n.name } : undefined;
+            const link = ino !== index.rootIno ? index.primary(ino) : undefined;
             // under the entry lock: the name keeps naming the inode checked below
             await names.run(entryKey(link), async () => {
               let st = await sys.lstat(p);

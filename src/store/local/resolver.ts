@@ -192,8 +192,8 @@ export class Resolver implements EntryStats {
   async resolveCached(ino: number): Promise<Resolved> {
     const c = this.statCache.get(ino);
     if (c) {
-      const n = this.index.get(ino);
-      if (n) return { stat: c, path: this.pathVia(ino), link: ino === this.rootIno ? undefined : { parent: n.parent, name: n.name } };
+      const link = this.index.primary(ino);
+      if (link) return { stat: c, path: this.pathVia(ino), link: ino === this.rootIno ? undefined : link };
     }
     return this.resolve(ino);
   }
@@ -249,8 +249,8 @@ export class Resolver implements EntryStats {
   /** Fresh stat of an entry found by lstat; records the name in the index. */
   indexedStat(st: BigIntStats, dirIno: number, name: string): Stat {
     const s = this.toStat(st);
-    const n = this.index.get(s.ino);
-    if (n && n.gen !== s.gen) this.forgetInode(s.ino);
+    const gen = this.index.genOf(s.ino);
+    if (gen !== undefined && gen !== s.gen) this.forgetInode(s.ino);
     this.index.add(s.ino, dirIno, name, s.gen, s.kind, s.spaceUsed);
     return s;
   }
@@ -328,8 +328,8 @@ export class Resolver implements EntryStats {
       return 'gone';
     }
     const s = this.toStat(st);
-    const n = this.index.get(ino);
-    if (n && n.gen !== s.gen) {
+    const gen = this.index.genOf(ino);
+    if (gen !== undefined && gen !== s.gen) {
       if (!root && !locked && this.clock.since(ino, t)) return 'raced';
       // same number, new file (reused outside our view): the old handles are stale
       this.forgetInode(ino);

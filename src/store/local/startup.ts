@@ -92,8 +92,7 @@ export async function startTree(rootArg: string, metaDirArg: string, emulate: bo
     if (!overlay || walk.stopped) return;
     // only now is it known which inodes no longer exist
     const dropped = overlay.prune((ino, o) => {
-      const n = index.get(ino);
-      return n !== undefined && n.gen === o.gen;
+      return index.genOf(ino) === o.gen;
     });
     await overlay.compact();
     if (dropped) log.info({ dropped }, 'ownership overlay: dropped entries of dead inodes');
