@@ -12,6 +12,7 @@ import { effectiveIdentity } from '../policy/authorizer.js';
 import {
   MUTATES,
   NEEDS_CFH,
+  NEEDS_MOUNT,
   NEEDS_SFH,
   SELF_ENCODES,
   SOLO_WITHOUT_SEQUENCE,
@@ -34,14 +35,6 @@ const MAX_TAG = 1024;
 /** Bytes of the compound arguments hashed to tell a retransmission from a different request on the same slot and seqid. */
 const FINGERPRINT_BYTES = 512;
 
-/**
- * Ops refused on a connection without ClientMount besides those needing a
- * filehandle: the ones reaching the file system without one, and the first
- * call of a mount (EXCHANGE_ID, SETCLIENTID). Refusing the latter makes Linux
- * report "access denied by server" as on EFS; an ACCESS on the root lookup
- * alone comes out of mount(2) as EPERM.
- */
-const ROOT_OPS = new Set([N.OP_PUTROOTFH, N.OP_PUTPUBFH, N.OP_PUTFH, N.OP_EXCHANGE_ID, N.OP_SETCLIENTID]);
 /** compound() result meaning: send no reply (a retransmission of a request still running). */
 const DROP = Buffer.alloc(0);
 
@@ -275,7 +268,7 @@ export class Nfs4Program {
         }
 
         // the connection's grant: no ClientMount -> nothing of the file system; no ClientWrite -> read-only
-        if (!grant.mount && (spec.flags & NEEDS_CFH || ROOT_OPS.has(opcode))) {
+        if (!grant.mount && spec.flags & (NEEDS_CFH | NEEDS_MOUNT)) {
           throw new NfsError(N.NFS4ERR_ACCESS, grant.refusal ?? 'ClientMount not granted');
         }
         if (!grant.write && (spec.flags & MUTATES || spec.mutates?.(args))) {

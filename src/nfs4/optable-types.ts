@@ -13,6 +13,14 @@ export const SOLO_WITHOUT_SEQUENCE = 1 << 3;
 export const V40_ONLY = 1 << 4;
 /** The op writes its own OK result into ctx.reply (zero-copy READ). The status word is already written. */
 export const SELF_ENCODES = 1 << 6;
+/**
+ * Refused on a connection without ClientMount although it needs no filehandle (ops that
+ * NEEDS_CFH are refused anyway): the ones reaching the file system without one, and the
+ * first call of a mount (EXCHANGE_ID, SETCLIENTID). Refusing the latter makes Linux report
+ * "access denied by server" as on EFS; an ACCESS on the root lookup alone comes out of
+ * mount(2) as EPERM.
+ */
+export const NEEDS_MOUNT = 1 << 7;
 
 /** An op as the dispatcher runs it: its row of the op table (optable.ts) joined with its implementation. */
 export interface OpSpec<A = any, R = any> {

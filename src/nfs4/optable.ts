@@ -9,7 +9,7 @@
  * SEQUENCE is run by the dispatcher itself (BY_DISPATCHER).
  */
 import * as N from '../xdr/gen/nfs4.js';
-import { MUTATES, NEEDS_CFH, NEEDS_SFH, SELF_ENCODES, SOLO_WITHOUT_SEQUENCE, V40_ONLY, type OpImpl, type OpSpec } from './optable-types.js';
+import { MUTATES, NEEDS_CFH, NEEDS_MOUNT, NEEDS_SFH, SELF_ENCODES, SOLO_WITHOUT_SEQUENCE, V40_ONLY, type OpImpl, type OpSpec } from './optable-types.js';
 import {
   ACCESS,
   COMMIT,
@@ -61,15 +61,13 @@ export interface OpRow {
   flags: number;
   /** What the dispatcher runs; undefined for SEQUENCE and for ops not supported. */
   spec: OpSpec | undefined;
-  supported: boolean;
 }
 
 function op(code: number, flags: number, impl: OpImpl | typeof NOT_SUPPORTED | typeof BY_DISPATCHER): OpRow {
   const name = N.NFS_OPNUM_NAMES[code];
   if (name === undefined) throw new Error(`op table: unknown opcode ${code}`);
-  if (impl === NOT_SUPPORTED) return { op: code, name, flags, spec: undefined, supported: false };
-  if (impl === BY_DISPATCHER) return { op: code, name, flags, spec: undefined, supported: true };
-  return { op: code, name, flags, spec: { op: code, name, flags, ...impl }, supported: true };
+  if (impl === NOT_SUPPORTED || impl === BY_DISPATCHER) return { op: code, name, flags, spec: undefined };
+  return { op: code, name, flags, spec: { op: code, name, flags, ...impl } };
 }
 
 // prettier-ignore
@@ -94,9 +92,9 @@ export const OP_TABLE: readonly OpRow[] = [
   op(N.OP_OPENATTR,              NEEDS_CFH,                         OPENATTR),            // answers NOTSUPP itself: no named attributes
   op(N.OP_OPEN_CONFIRM,          NEEDS_CFH | V40_ONLY,              OPEN_CONFIRM),
   op(N.OP_OPEN_DOWNGRADE,        NEEDS_CFH,                         OPEN_DOWNGRADE),
-  op(N.OP_PUTFH,                 0,                                 PUTFH),
-  op(N.OP_PUTPUBFH,              0,                                 PUTROOTFH),           // the public filehandle is the root
-  op(N.OP_PUTROOTFH,             0,                                 PUTROOTFH),
+  op(N.OP_PUTFH,                 NEEDS_MOUNT,                       PUTFH),
+  op(N.OP_PUTPUBFH,              NEEDS_MOUNT,                       PUTROOTFH),           // the public filehandle is the root
+  op(N.OP_PUTROOTFH,             NEEDS_MOUNT,                       PUTROOTFH),
   op(N.OP_READ,                  NEEDS_CFH | SELF_ENCODES,          READ),
   op(N.OP_READDIR,               NEEDS_CFH | SELF_ENCODES,          READDIR),
   op(N.OP_READLINK,              NEEDS_CFH,                         READLINK),
@@ -107,14 +105,14 @@ export const OP_TABLE: readonly OpRow[] = [
   op(N.OP_SAVEFH,                NEEDS_CFH,                         SAVEFH),
   op(N.OP_SECINFO,               NEEDS_CFH,                         SECINFO),
   op(N.OP_SETATTR,               NEEDS_CFH | MUTATES,               SETATTR),
-  op(N.OP_SETCLIENTID,           V40_ONLY,                          SETCLIENTID),
+  op(N.OP_SETCLIENTID,           V40_ONLY | NEEDS_MOUNT,            SETCLIENTID),
   op(N.OP_SETCLIENTID_CONFIRM,   V40_ONLY,                          SETCLIENTID_CONFIRM),
   op(N.OP_VERIFY,                NEEDS_CFH,                         VERIFY),
   op(N.OP_WRITE,                 NEEDS_CFH | MUTATES,               WRITE),
   op(N.OP_RELEASE_LOCKOWNER,     V40_ONLY,                          RELEASE_LOCKOWNER),
   op(N.OP_BACKCHANNEL_CTL,       0,                                 NOT_SUPPORTED),       // no back channel: this server never calls clients
   op(N.OP_BIND_CONN_TO_SESSION,  SOLO_WITHOUT_SEQUENCE,             BIND_CONN_TO_SESSION),
-  op(N.OP_EXCHANGE_ID,           SOLO_WITHOUT_SEQUENCE,             EXCHANGE_ID),
+  op(N.OP_EXCHANGE_ID,           SOLO_WITHOUT_SEQUENCE | NEEDS_MOUNT, EXCHANGE_ID),
   op(N.OP_CREATE_SESSION,        SOLO_WITHOUT_SEQUENCE,             CREATE_SESSION),
   op(N.OP_DESTROY_SESSION,       SOLO_WITHOUT_SEQUENCE,             DESTROY_SESSION),
   op(N.OP_FREE_STATEID,          0,                                 FREE_STATEID),
