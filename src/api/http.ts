@@ -15,8 +15,7 @@ import { AUDIT_ERROR_CODE, ApiError } from './errors.js';
 import { accessDeniedMessage, authorizeOperation } from '../policy/api-authz.js';
 import type { Caller, ControlPlane } from './control-plane.js';
 import type { ApiOperation, ApiRequest } from './operation.js';
-import { verifyRequest } from './sigv4.js';
-import { BodyTooLarge, callerType, readBody, auditRecord } from './request-common.js';
+import { BodyTooLarge, MAX_BODY_BYTES, auditRecord, authenticate, readBody } from './request-common.js';
 import { FILE_SYSTEM_OPS } from './ops/file-systems.js';
 import { ACCESS_POINT_OPS } from './ops/access-points.js';
 import { MOUNT_TARGET_OPS } from './ops/mount-targets.js';
@@ -27,8 +26,6 @@ import { createEc2Handler, isEc2Path } from './ec2/handler.js';
 
 export const API_PREFIX = '/2015-02-01';
 export const ALL_OPERATIONS: ApiOperation[] = [...FILE_SYSTEM_OPS, ...ACCESS_POINT_OPS, ...MOUNT_TARGET_OPS, ...POLICY_OPS, ...TAG_OPS];
-/** Largest request body read (a policy is at most 20,000 characters). */
-export const MAX_BODY_BYTES = 256 * 1024;
 
 interface Route {
   op: ApiOperation;
@@ -111,13 +108,14 @@ export function createApiServer(o: ApiServerOptions): http.Server {
   const resetSource = o.health
     ? { cp, defaultFileSystemId: o.health.defaultFileSystemId, enabled: o.enableReset === true, credentialsConfigured: o.credentials.size > 0 }
     : undefined;
-  const lookup = o.credentials.size > 0 ? (key: string) => o.credentials.get(key) : undefined;
+  // with credentials, IAM decides every call; without, every caller is the account root
+  const enforce = o.credentials.size > 0;
   const ec2 = createEc2Handler({ cp, credentials: o.credentials, log: o.log });
 
   /** IAM for the call (identity policies of the caller, the operation's condition keys); throws AccessDeniedException. */
   function authorize(region: string, op: ApiOperation, apiReq: ApiRequest, identityPolicies: Credential['identityPolicies'], sourceIp: string, secureTransport: boolean): void {
     const d = authorizeOperation(op, apiReq, {
-      enforce: lookup !== undefined,
+      enforce,
       callerArn: apiReq.caller.arn,
       callerAccountId: apiReq.caller.accountId,
       ...(identityPolicies ? { identityPolicies } : {}),
@@ -161,12 +159,11 @@ export function createApiServer(o: ApiServerOptions): http.Server {
         throw err;
       }
       // any region: the request acts in the one its signature is scoped to (ControlPlane.inRegion)
-      const info = verifyRequest({ method, rawUrl, headers: req.headers, body: raw }, lookup ? { lookup } : {});
-      region = info.region;
-      accessKeyId = info.accessKeyId;
-      const cred = o.credentials.get(info.accessKeyId);
-      const arn = cred ? cred.principalArn : `arn:aws:iam::${cp.model.accountId}:root`;
-      caller = { arn, accountId: cred ? cred.accountId : cp.model.accountId, accessKeyId: info.accessKeyId, type: callerType(arn) };
+      const auth = authenticate({ method, rawUrl, headers: req.headers, body: raw }, o.credentials, cp.model.accountId);
+      region = auth.info.region;
+      accessKeyId = auth.info.accessKeyId;
+      caller = auth.caller;
+      const cred = auth.credential;
       if (!op) {
         if (found === 'method') throw new ApiError('BadRequest', `${method} is not allowed on ${rawPath}.`);
         throw new ApiError('UnknownOperationException', `No EFS operation at ${method} ${rawPath}; paths start with ${API_PREFIX}/.`);

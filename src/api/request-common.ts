@@ -2,6 +2,11 @@
 import type http from 'node:http';
 import { randomUUID } from 'node:crypto';
 import type { Caller } from './control-plane.js';
+import type { Credential } from '../model/types.js';
+import { verifyRequest, type SignatureInfo, type SignedRequest } from './sigv4.js';
+
+/** Largest request body read, EFS and EC2 alike (a policy is at most 20,000 characters). */
+export const MAX_BODY_BYTES = 256 * 1024;
 
 export class BodyTooLarge extends Error {}
 
@@ -81,4 +86,23 @@ export function auditRecord(f: AuditFields): Record<string, unknown> {
     recipientAccountId: f.accountId,
     httpStatus: f.httpStatus,
   };
+}
+
+/**
+ * Checks a request's SigV4 signature (with `credentials` when there are any, else any
+ * well-formed one) and names its caller: the key's principal, or the account root.
+ * Throws the AWS error (ApiError) of a bad signature.
+ */
+export function authenticate(
+  req: SignedRequest,
+  credentials: ReadonlyMap<string, Credential>,
+  accountId: string,
+  service?: string,
+): { info: SignatureInfo; caller: Caller; credential: Credential | undefined } {
+  const lookup = credentials.size > 0 ? (key: string) => credentials.get(key) : undefined;
+  const info = verifyRequest(req, { ...(lookup ? { lookup } : {}), ...(service ? { service } : {}) });
+  const credential = credentials.get(info.accessKeyId);
+  const arn = credential ? credential.principalArn : `arn:aws:iam::${accountId}:root`;
+  const caller: Caller = { arn, accountId: credential ? credential.accountId : accountId, accessKeyId: info.accessKeyId, type: callerType(arn) };
+  return { info, caller, credential };
 }

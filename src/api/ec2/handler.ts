@@ -13,8 +13,7 @@ import type { Logger } from 'pino';
 import type { Credential } from '../../model/types.js';
 import { ApiError } from '../errors.js';
 import type { Caller, ControlPlane } from '../control-plane.js';
-import { verifyRequest } from '../sigv4.js';
-import { BodyTooLarge, callerType, readBody, auditRecord } from '../request-common.js';
+import { BodyTooLarge, MAX_BODY_BYTES, auditRecord, authenticate, readBody } from '../request-common.js';
 import { ensureDefaultSecurityGroup } from '../../model/security-groups.js';
 import { accessDeniedMessage, authorizeApiCall } from '../../policy/api-authz.js';
 import { Ec2Error } from './errors.js';
@@ -24,8 +23,6 @@ import { EC2_OPERATIONS, type Ec2Operation } from './security-groups.js';
 
 /** The signing name of EC2 requests. */
 export const EC2_SIGV4_SERVICE = 'ec2';
-/** Largest request body read (64 rules with descriptions are well under it). */
-export const EC2_MAX_BODY_BYTES = 256 * 1024;
 
 /** EC2 requests go to the endpoint's root; the EFS API lives under /2015-02-01/. */
 export const isEc2Path = (rawPath: string): boolean => rawPath === '/' || rawPath === '';
@@ -58,7 +55,8 @@ export type Ec2Handler = (req: http.IncomingMessage, res: http.ServerResponse, r
 export function createEc2Handler(o: Ec2HandlerOptions): Ec2Handler {
   const { cp } = o;
   const audit = o.log.child({ part: 'audit' });
-  const lookup = o.credentials.size > 0 ? (key: string) => o.credentials.get(key) : undefined;
+  // with credentials, IAM decides every call; without, every caller is the account root
+  const enforce = o.credentials.size > 0;
   const ops = new Map(EC2_OPERATIONS.map((op) => [op.action, op]));
 
   /** IAM: ec2:<Action> on the group's ARN (or `*`), from the caller's identity policies; UnauthorizedOperation otherwise. */
@@ -66,7 +64,7 @@ export function createEc2Handler(o: Ec2HandlerOptions): Ec2Handler {
     const action = `ec2:${op.action}`;
     const resourceArn = op.resource(rcp, input);
     const d = authorizeApiCall({
-      enforce: lookup !== undefined,
+      enforce,
       callerArn: caller.arn,
       callerAccountId: caller.accountId,
       accountId: cp.model.accountId,
@@ -98,23 +96,22 @@ export function createEc2Handler(o: Ec2HandlerOptions): Ec2Handler {
     try {
       let raw: Buffer;
       try {
-        raw = await readBody(req, EC2_MAX_BODY_BYTES);
+        raw = await readBody(req, MAX_BODY_BYTES);
       } catch (err) {
-        if (err instanceof BodyTooLarge) throw new Ec2Error('RequestEntityTooLarge', `The request body is larger than ${EC2_MAX_BODY_BYTES} bytes.`, 413);
+        if (err instanceof BodyTooLarge) throw new Ec2Error('RequestEntityTooLarge', `The request body is larger than ${MAX_BODY_BYTES} bytes.`, 413);
         throw err;
       }
       let cred: Credential | undefined;
       try {
-        const info = verifyRequest({ method, rawUrl, headers: req.headers, body: raw }, { ...(lookup ? { lookup } : {}), service: EC2_SIGV4_SERVICE });
-        accessKeyId = info.accessKeyId;
-        region = info.region;
-        cred = o.credentials.get(info.accessKeyId);
+        const auth = authenticate({ method, rawUrl, headers: req.headers, body: raw }, o.credentials, cp.model.accountId, EC2_SIGV4_SERVICE);
+        accessKeyId = auth.info.accessKeyId;
+        region = auth.info.region;
+        cred = auth.credential;
+        caller = auth.caller;
       } catch (err) {
         if (err instanceof ApiError) throw authError(err);
         throw err;
       }
-      const arn = cred ? cred.principalArn : `arn:aws:iam::${cp.model.accountId}:root`;
-      caller = { arn, accountId: cred ? cred.accountId : cp.model.accountId, accessKeyId: accessKeyId, type: callerType(arn) };
       if (method !== 'GET' && method !== 'POST') throw new Ec2Error('InvalidAction', `EC2 API requests are GET or POST to /, not ${method}.`);
       params = parseForm(q < 0 ? '' : rawUrl.slice(q + 1));
       if (method === 'POST' && raw.length > 0) parseForm(raw.toString('utf8'), params);
