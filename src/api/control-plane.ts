@@ -8,6 +8,8 @@ import type { Logger } from 'pino';
 import type { FileSystem, Model, MountTarget } from '../model/types.js';
 import { restoreModel, saveModel } from '../model/persist.js';
 import { KeyedMutex } from '../util/keyed-mutex.js';
+import { ensureDefaultSecurityGroup } from '../model/security-groups.js';
+import { defaultSecurityGroupFor } from '../model/types.js';
 
 /** What creating and deleting resources does outside the model. */
 export interface ControlPlaneEffects {
@@ -93,6 +95,18 @@ export class ControlPlane {
   inRegion(region: string): ControlPlane {
     if (region === this.model.region) return this;
     return Object.create(this, { region: { value: region, enumerable: true } }) as ControlPlane;
+  }
+
+  /**
+   * The VPC default security group of the request's region, made (and saved, as every change)
+   * the first time a call of that region needs it.
+   */
+  async ensureDefaultSecurityGroup(): Promise<void> {
+    const want = { accountId: this.model.accountId, region: this.region, securityGroups: this.model.securityGroups };
+    if (this.model.securityGroups.has(defaultSecurityGroupFor(want.accountId, want.region))) return;
+    await this.exclusive(async () => {
+      if (ensureDefaultSecurityGroup(want)) await this.save();
+    });
   }
 
   /** Epoch seconds (fractional, as the API's timestamps). */

@@ -63,10 +63,12 @@ export function newDefaultSecurityGroup(accountId: string, region: string): Secu
   };
 }
 
-/** Puts the default group into the model when it is not there (a new model, or one saved before groups existed). */
-export function ensureDefaultSecurityGroup(model: Pick<Model, 'accountId' | 'region' | 'securityGroups'>): void {
+/** Puts the default group into the model when it is not there (a new model, or one saved before groups existed); true when it did. */
+export function ensureDefaultSecurityGroup(model: Pick<Model, 'accountId' | 'region' | 'securityGroups'>): boolean {
   const id = defaultSecurityGroupFor(model.accountId, model.region);
-  if (!model.securityGroups.has(id)) model.securityGroups.set(id, newDefaultSecurityGroup(model.accountId, model.region));
+  if (model.securityGroups.has(id)) return false;
+  model.securityGroups.set(id, newDefaultSecurityGroup(model.accountId, model.region));
+  return true;
 }
 
 /**

@@ -14,6 +14,9 @@ import {
   FileSystemNotFound,
 } from '@aws-sdk/client-efs';
 import { CreateSecurityGroupCommand, DescribeSecurityGroupsCommand, EC2Client } from '@aws-sdk/client-ec2';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { vpcIdFor } from '../../src/model/types.js';
 import { ACCOUNT, TEST_KEYS, expectError, startApiServer, type ApiTestServer } from './api-helpers.js';
 
 let ts: ApiTestServer;
@@ -96,5 +99,20 @@ describe('two regions on one endpoint', () => {
     expect(aps.AccessPoints?.[0]?.AccessPointArn).toMatch(/^arn:aws:elasticfilesystem:eu-west-1:/);
     const groups = await ec2In('eu-west-1').send(new DescribeSecurityGroupsCommand({}));
     expect(groups.SecurityGroups?.map((g) => g.GroupName).sort()).toEqual(['default', 'eu-clients']);
+  });
+
+  test("a region's default group is made and saved by its first real call, not by a DryRun", async () => {
+    const saved = () => JSON.parse(readFileSync(path.join(ts.dataDir, 'model.json'), 'utf8')) as { securityGroups: { vpcId: string; groupName: string }[] };
+    const vpc = vpcIdFor(ACCOUNT, 'ap-south-1');
+    const ec2 = ec2In('ap-south-1');
+    const dry = await ec2.send(new DescribeSecurityGroupsCommand({ DryRun: true })).then(
+      () => 'answered',
+      (e: Error) => e.name,
+    );
+    expect(dry).toBe('DryRunOperation');
+    expect(saved().securityGroups.filter((g) => g.vpcId === vpc)).toEqual([]);
+    const groups = await ec2.send(new DescribeSecurityGroupsCommand({}));
+    expect(groups.SecurityGroups?.map((g) => [g.GroupName, g.VpcId])).toEqual([['default', vpc]]);
+    expect(saved().securityGroups.filter((g) => g.vpcId === vpc).map((g) => g.groupName)).toEqual(['default']);
   });
 });

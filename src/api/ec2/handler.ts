@@ -14,7 +14,6 @@ import type { Credential } from '../../model/types.js';
 import { ApiError } from '../errors.js';
 import type { Caller, ControlPlane } from '../control-plane.js';
 import { BodyTooLarge, MAX_BODY_BYTES, auditRecord, authenticate, readBody } from '../request-common.js';
-import { ensureDefaultSecurityGroup } from '../../model/security-groups.js';
 import { accessDeniedMessage, authorizeApiCall } from '../../policy/api-authz.js';
 import { Ec2Error } from './errors.js';
 import { Ec2Input, FormNode, parseForm } from './query.js';
@@ -122,9 +121,9 @@ export function createEc2Handler(o: Ec2HandlerOptions): Ec2Handler {
       if (!op) throw new Ec2Error('InvalidAction', `The action ${action} is not valid for this web service.`);
       // the region the request is signed for: its VPC and groups (its default group made on first use)
       const rcp = cp.inRegion(region);
-      ensureDefaultSecurityGroup({ accountId: cp.model.accountId, region, securityGroups: cp.model.securityGroups });
       authorize(rcp, op, input, caller, cred, sourceIp, (req.socket as TLSSocket).encrypted === true);
       if (input.bool('DryRun') === true) throw new Ec2Error('DryRunOperation', 'Request would have succeeded, but DryRun flag is set.', 412);
+      await rcp.ensureDefaultSecurityGroup();
       result = await op.handler(rcp, input);
     } catch (err) {
       if (err instanceof Ec2Error) error = err;

@@ -15,7 +15,6 @@ import {
   vpcIdFor,
   type MountTarget,
 } from '../../model/types.js';
-import { ensureDefaultSecurityGroup } from '../../model/security-groups.js';
 import { ApiError, badRequest } from '../errors.js';
 import { bodyInput, queryInput, type ApiOperation, NO_RESOURCE } from '../operation.js';
 import type { ControlPlane } from '../control-plane.js';
@@ -82,6 +81,7 @@ export const createMountTarget: ApiOperation = {
     if (ipv6Address !== undefined && !net.isIPv6(ipv6Address)) throw badRequest(`Ipv6Address '${ipv6Address}' is not an IPv6 address.`);
     if (addressType === 'IPV4_ONLY' && ipv6Address !== undefined) throw badRequest('Ipv6Address cannot be given with IpAddressType IPV4_ONLY.');
     if (addressType === 'IPV6_ONLY' && ipAddress !== undefined) throw badRequest('IpAddress cannot be given with IpAddressType IPV6_ONLY.');
+    await cp.ensureDefaultSecurityGroup();
     return cp.exclusive(async () => {
       const fs = findFileSystem(cp, fsRef);
       requireAvailable(fs);
@@ -90,7 +90,6 @@ export const createMountTarget: ApiOperation = {
       const { accountId } = cp.model;
       // the request's region: its VPC, its default group, its zone names
       const network = { region, accountId, subnets: cp.model.subnets };
-      ensureDefaultSecurityGroup({ ...network, securityGroups: cp.model.securityGroups });
       const securityGroups = groups && groups.length > 0 ? [...new Set(groups)] : [defaultSecurityGroupFor(accountId, region)];
       checkSecurityGroups(cp, securityGroups, vpcIdFor(accountId, region));
       const zone = availabilityZoneOf(network, subnetId);
