@@ -29,7 +29,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   assertKernelClientAvailable,
   describeRun,
-  freePort,
+  freePorts,
   GUEST_SCRIPTS,
   REPO_ROOT,
   runGuest,
@@ -241,8 +241,7 @@ describe('Docker image (docker/Dockerfile) with the Linux kernel NFS client', ()
   });
 
   it('serves the kernel client; a new container on the same volume keeps the file system id, inodes and handles', async () => {
-    const nfsPort = await freePort();
-    const apiPort = await freePort();
+    const [nfsPort, apiPort] = (await freePorts(2)) as [number, number];
     let current = await startContainer(nfsPort, apiPort);
     let t0 = Date.now();
     await waitHealthy(current);

@@ -86,6 +86,13 @@ export async function freePort(): Promise<number> {
   });
 }
 
+/** `n` distinct free ports (asked for one after another, none is bound yet, so one may come twice). */
+export async function freePorts(n: number): Promise<number[]> {
+  const ports = new Set<number>();
+  while (ports.size < n) ports.add(await freePort());
+  return [...ports];
+}
+
 /** Whether addr:port (a loopback address) can be bound right now. */
 export async function canListen(addr: string, port: number): Promise<boolean> {
   return new Promise((resolve) => {
@@ -283,8 +290,9 @@ export interface RunningServer {
 
 /** Start localefs (`tsx src/main.ts`) and wait for its "localefs ready" line. */
 export async function startServer(o: ServerOptions): Promise<RunningServer> {
-  const port = o.port || (await freePort());
-  const apiPort = o.apiPort || (await freePort());
+  const [freeNfs, freeApi] = await freePorts(2);
+  const port = o.port || freeNfs!;
+  const apiPort = o.apiPort || (freeApi === port ? freeNfs! : freeApi!);
   const tsx = path.join(REPO_ROOT, 'node_modules/.bin/tsx');
   const cmd = fs.existsSync(tsx) ? tsx : 'npx';
   const args = [
